@@ -1,0 +1,67 @@
+"""Majlis: a comment moderation service for news sites."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import config_for
+
+
+def create_app(test_config: dict[str, Any] | None = None, env: str | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, error handlers, commands."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_for("testing" if test_config is not None and env is None else env))
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_proxy_fix(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions to this app."""
+    from comment_service.extensions import db, limiter, migrate
+    from comment_service.read_cache import init_read_cache
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    limiter.init_app(app)
+    init_read_cache(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount each surface."""
+    from comment_service import api, ops
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """One JSON error shape everywhere."""
+    from comment_service import errors
+
+    errors.register_errorhandlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    """Operator commands: flask sites ..., flask demo."""
+    from comment_service import cli
+
+    cli.register(app)
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Trust X-Forwarded-For only for the configured number of proxy hops (default: none)."""
+    hops = app.config["MAJLIS_TRUSTED_PROXIES"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -1,0 +1,60 @@
+"""Public comment endpoints used by the widget: submit, read a thread, count."""
+from __future__ import annotations
+
+from flask import Response, current_app, g, request
+
+from comment_service import services
+from comment_service.api import bp
+from comment_service.api.cors import require_allowed_origin
+from comment_service.api.http import json_body
+from comment_service.extensions import limiter
+from comment_service.schemas import (
+    comment_create_schema,
+    comment_created_schema,
+    comment_list_query,
+    counts_query,
+)
+
+
+def _post_limit() -> str:
+    return current_app.config["MAJLIS_POST_RATE_LIMIT"]
+
+
+def _query(*names: str) -> dict[str, str]:
+    return {n: v for n in names if (v := request.args.get(n)) is not None}
+
+
+@bp.post("/sites/<site>/comments")
+# Only stored comments count: a reader fixing field errors must not be locked out.
+@limiter.limit(_post_limit, deduct_when=lambda resp: resp.status_code == 201)
+def create_comment(site: str):
+    """Submit a comment from the reader's form."""
+    site_obj = services.get_site(site)
+    g.site_origins = site_obj.allowed_origins
+    require_allowed_origin()
+    data = comment_create_schema.load(json_body())
+    comment, token = services.submit_comment(site_obj, data, request.remote_addr)
+    body = {"comment": services.public_comment(comment, data["thread"]), "edit_token": token}
+    return comment_created_schema.dump(body), 201
+
+
+@bp.get("/sites/<site>/comments")
+def list_comments(site: str):
+    """Read a thread's visible comments, oldest first, a page at a time."""
+    args = comment_list_query.load(_query("thread", "cursor", "limit"))
+    after = int(args["cursor"]) if args["cursor"] else None
+    page = services.thread_page(site, args["thread"], after, args["limit"], request.headers.get("If-None-Match"))
+    g.site_origins = page.origins
+    resp = Response(page.body, status=200 if page.body is not None else 304, mimetype="application/json")
+    resp.headers["ETag"] = page.etag
+    resp.headers["Cache-Control"] = f"public, max-age={current_app.config['MAJLIS_READ_MAX_AGE']}"
+    return resp
+
+
+@bp.get("/sites/<site>/counts")
+def comment_counts(site: str):
+    """Count the visible comments of up to 100 threads in one request."""
+    site_obj = services.get_site(site)
+    g.site_origins = site_obj.allowed_origins
+    args = counts_query.load({"thread": request.args.getlist("thread")} if "thread" in request.args else {})
+    return {"counts": services.thread_counts(site_obj, args["thread"])}

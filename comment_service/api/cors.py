@@ -1,0 +1,68 @@
+"""Cross-origin access to the public endpoints, only from each site's own allowed origins.
+
+The allowed origins are per site and live in the database, so a generic CORS extension (which
+takes a static list) cannot decide; this small module does, for this blueprint only.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Response, g, request
+
+from comment_service.api import bp
+from comment_service.errors import ApiError
+from comment_service.extensions import db
+from comment_service.models import Site
+
+ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
+ALLOW_HEADERS = "Content-Type, X-Edit-Token, If-None-Match"
+EXPOSE_HEADERS = "ETag, Retry-After"
+
+
+def _site_origins() -> list[str] | None:
+    """The current site's allowed origins (loaded once per request); None if there is no site."""
+    if "site_origins" not in g:
+        slug = (request.view_args or {}).get("site")
+        g.site_origins = (
+            db.session.scalar(sa.select(Site.allowed_origins).where(Site.slug == slug)) if slug else None
+        )
+    return g.site_origins
+
+
+def origin_allowed(origin: str, origins: list[str] | None) -> bool:
+    """Exact, case-insensitive match of scheme://host[:port]."""
+    return bool(origins) and origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in origins}
+
+
+def require_allowed_origin() -> None:
+    """Refuse a browser write sent from a page of another origin (non-browser clients send none)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_allowed(origin, _site_origins()):
+        raise ApiError(403, "origin_not_allowed", "This site does not accept comments from this origin.")
+
+
+@bp.before_request
+def _preflight() -> Response | None:
+    """Answer CORS preflight requests for a site's public endpoints."""
+    if request.method != "OPTIONS" or "site" not in (request.view_args or {}):
+        return None
+    origin = request.headers.get("Origin")
+    if origin is None or not origin_allowed(origin, _site_origins()):
+        raise ApiError(403, "origin_not_allowed", "This origin may not call this site's API.")
+    resp = Response(status=204)
+    resp.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
+    resp.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+    resp.headers["Access-Control-Max-Age"] = "600"
+    return resp
+
+
+@bp.after_request
+def _cors_headers(resp: Response) -> Response:
+    """Let an allowed origin read the answer (errors included, so the widget can show them)."""
+    if "site" not in (request.view_args or {}):
+        return resp
+    resp.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin_allowed(origin, _site_origins()):
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    return resp

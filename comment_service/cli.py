@@ -1,0 +1,96 @@
+"""Operator commands: `flask sites create|list` and `flask demo`."""
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from comment_service import services
+from comment_service.extensions import db
+from comment_service.models import Site, Thread
+from comment_service.moderation.status import ModerationMode
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+ORIGIN_RE = re.compile(r"^https?://[^/\s]+$")
+
+sites = AppGroup("sites", help="Manage the sites that embed Majlis.")
+
+DEMO_SLUG = "demo"
+DEMO_THREAD = "coalition-isis-africa"
+DEMO_ORIGINS = ["http://127.0.0.1:{port}", "http://localhost:{port}"]
+
+
+def _check_origin(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    for value in values:
+        if not ORIGIN_RE.match(value):
+            raise click.BadParameter(f"{value!r} is not an origin like https://news.example")
+    return [v.rstrip("/") for v in values]
+
+
+@sites.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name of the site.")
+@click.option("--origin", "origins", multiple=True, callback=_check_origin, help="Allowed origin (repeatable).")
+@click.option("--mode", type=click.Choice([m.value for m in ModerationMode]), default="pre", show_default=True)
+def create_site(slug: str, name: str, origins: list[str], mode: str) -> None:
+    """Register a site that may embed the widget."""
+    if not SLUG_RE.match(slug):
+        raise click.BadParameter("use 1-64 lowercase letters, digits and dashes", param_hint="SLUG")
+    if db.session.scalar(sa.select(Site.id).where(Site.slug == slug)) is not None:
+        raise click.ClickException(f"site {slug!r} already exists")
+    site = services.create_site(slug, name, origins, ModerationMode(mode))
+    click.echo(f"created site {site.slug} ({site.moderation_mode.value}-moderated)")
+
+
+@sites.command("list")
+def list_sites() -> None:
+    """List every site with its mode and origins."""
+    for site in db.session.scalars(sa.select(Site).order_by(Site.slug)):
+        origins = " ".join(site.allowed_origins) or "-"
+        click.echo(f"{site.slug}\t{site.moderation_mode.value}\t{site.name}\t{origins}")
+
+
+def demo_article() -> tuple[str, str]:
+    """The Arabic seed article: (headline, body)."""
+    text = resources.files("comment_service.demo").joinpath("article_ar.txt").read_text("utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[1], "\n\n".join(lines[2:])
+
+
+@click.command("demo")
+@click.option("--port", default=5000, show_default=True, help="Port the demo pages are served on.")
+def seed_demo(port: int) -> None:
+    """Create (idempotently) the demo site and the thread of the Arabic seed article."""
+    origins = [o.format(port=port) for o in DEMO_ORIGINS]
+    site = db.session.scalar(sa.select(Site).where(Site.slug == DEMO_SLUG))
+    if site is None:
+        site = services.create_site(DEMO_SLUG, "Majlis demo", origins, ModerationMode.POST)
+        click.echo("created site demo")
+    elif not set(origins) <= set(site.allowed_origins):
+        site.allowed_origins = sorted(set(site.allowed_origins) | set(origins))
+        db.session.commit()
+    if db.session.scalar(sa.select(Thread.id).where(Thread.site_id == site.id, Thread.key == DEMO_THREAD)) is None:
+        title, _ = demo_article()
+        first, _ = services.submit_comment(site, _demo_comment(title, None, "سارة", "قراءة مهمة، شكرا على التغطية."), None)
+        services.submit_comment(site, _demo_comment(title, first.id, "Omar", "Agreed — the Sahel part deserves more coverage."), None)
+        click.echo(f"created thread {DEMO_THREAD} with 2 comments")
+    click.echo(f"demo ready: site {DEMO_SLUG}, thread {DEMO_THREAD}, origins {' '.join(site.allowed_origins)}")
+    current_app.logger.debug("demo seeded")
+
+
+def _demo_comment(title: str, parent: int | None, name: str, body: str) -> dict:
+    return {
+        "thread": DEMO_THREAD, "thread_title": title, "thread_url": None, "parent_id": parent,
+        "author_name": name, "author_email": f"{name.lower()}@demo.invalid" if name.isascii() else "sara@demo.invalid",
+        "author_url": None, "body": body,
+    }
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    app.cli.add_command(sites)
+    app.cli.add_command(seed_demo)

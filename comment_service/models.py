@@ -1,0 +1,150 @@
+"""Tables of the domain model (DESIGN.md section 2). No commits here: services own transactions."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from comment_service.extensions import db
+from comment_service.moderation.status import ModerationMode, Status
+
+VISIBLE_VALUES = ("published", "approved")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the models use."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Store UTC, always hand back aware datetimes (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _enum(cls: type, name: str) -> sa.Enum:
+    """A portable enum column: a VARCHAR with a named CHECK constraint."""
+    return sa.Enum(
+        cls,
+        native_enum=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+        create_constraint=True,
+        name=name,
+    )
+
+
+class Site(db.Model):
+    """A tenant: one news site with its origins and moderation settings."""
+
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    allowed_origins: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    moderation_mode: Mapped[ModerationMode] = mapped_column(_enum(ModerationMode, "moderation_mode"), default=ModerationMode.PRE)
+    settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    threads: Mapped[list[Thread]] = relationship(back_populates="site")
+
+
+class Thread(db.Model):
+    """The comments under one article, keyed by the site's own article id or path."""
+
+    __tablename__ = "thread"
+    __table_args__ = (sa.UniqueConstraint("site_id", "key", name="uq_thread_site_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    title: Mapped[str | None] = mapped_column(sa.String(300))
+    url: Mapped[str | None] = mapped_column(sa.String(2000))
+    closed: Mapped[bool] = mapped_column(default=False)
+    # Visible comments, and a counter bumped on every visible change: the read cache's key.
+    comment_count: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship(back_populates="threads")
+
+
+class Comment(db.Model):
+    """One comment; the only table that holds an author's email."""
+
+    __tablename__ = "comment"
+    __table_args__ = (
+        # The public read: visible comments of one thread in id order (one index range scan).
+        sa.Index(
+            "ix_comment_thread_visible",
+            "thread_id",
+            "id",
+            postgresql_where=sa.text("status IN ('published', 'approved')"),
+            sqlite_where=sa.text("status IN ('published', 'approved')"),
+        ),
+        # Moderation queues: a site's comments in one status, oldest first.
+        sa.Index("ix_comment_site_status_id", "site_id", "status", "id"),
+        # Bans, trust and privacy requests look authors up by email HMAC within a site.
+        sa.Index("ix_comment_site_email", "site_id", "email_hmac"),
+        sa.Index("ix_comment_parent", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    thread_id: Mapped[int] = mapped_column(sa.ForeignKey("thread.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comment.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(sa.String(100))
+    author_email: Mapped[str | None] = mapped_column(sa.String(320))
+    email_hmac: Mapped[str | None] = mapped_column(sa.String(64))
+    author_url: Mapped[str | None] = mapped_column(sa.String(500))
+    avatar: Mapped[str] = mapped_column(sa.String(32))
+    body_source: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"))
+    revision: Mapped[int] = mapped_column(default=1)
+    hold_reasons: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    spam_score: Mapped[float | None] = mapped_column(sa.Float)
+    ip_hmac: Mapped[str | None] = mapped_column(sa.String(64))
+    edit_token_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    open_reports: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    thread: Mapped[Thread] = relationship()
+
+
+class ModerationAction(db.Model):
+    """Append-only log of every status change: audit, queue metrics and training read it."""
+
+    __tablename__ = "moderation_action"
+    __table_args__ = (sa.Index("ix_action_comment", "comment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comment.id", ondelete="CASCADE"))
+    revision: Mapped[int]
+    actor_type: Mapped[str] = mapped_column(sa.String(16))  # rule, moderator, author, system
+    actor_id: Mapped[str | None] = mapped_column(sa.String(100))
+    from_status: Mapped[Status | None] = mapped_column(_enum(Status, "from_status"))
+    to_status: Mapped[Status] = mapped_column(_enum(Status, "to_status"))
+    reason_code: Mapped[str | None] = mapped_column(sa.String(64))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Pure moderation domain: statuses, text handling, sanitising, rules. No Flask, no SQLAlchemy."""

@@ -1,0 +1,56 @@
+"""Keyed hashes that let us look people up without exposing them: emails, IP prefixes, avatars.
+
+Every digest is an HMAC under a key derived from the service secret and a purpose label, so a
+database dump alone cannot be reversed by hashing a list of known emails, and an avatar on one
+site cannot be linked to the same person on another.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A sub-key of the service secret for one purpose ("email", "ip", "avatar:<site>")."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def keyed_digest(key: bytes, value: str) -> str:
+    """Hex HMAC-SHA256 of value under key."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def email_lookup_form(email: str) -> str:
+    """The form of a (validated, normalised) email we hash: case-folded, so lookups ignore case."""
+    return email.casefold()
+
+
+def ip_prefix(address: str | None) -> str | None:
+    """Truncate an IP to its /24 (IPv4) or /48 (IPv6) network; None when there is no valid address."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    bits = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+def new_token() -> str:
+    """A random URL-safe token (edit tokens, API keys)."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """How a high-entropy token is stored: SHA-256 is enough, there is nothing to brute-force."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_match(token: str, digest: str | None) -> bool:
+    """Constant-time comparison of a presented token with its stored digest."""
+    return digest is not None and hmac.compare_digest(token_digest(token), digest)

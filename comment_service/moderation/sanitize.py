@@ -1,0 +1,71 @@
+"""Comment bodies to safe HTML. The only module that imports bleach.
+
+Bodies are plain text with a little optional HTML. We keep paragraphs (blank lines) and line breaks,
+allow a small set of tags, keep only http/https/mailto links, linkify bare URLs and mark every link
+`rel="nofollow ugc noopener"`. Callers enforce the length limit before calling: bleach's parser
+slows down sharply on deeply nested input, so it must never see an unbounded body.
+"""
+from __future__ import annotations
+
+import re
+from functools import partial
+from html import escape
+
+from bleach.linkifier import LinkifyFilter
+from bleach.sanitizer import Cleaner
+
+ALLOWED_TAGS = frozenset(
+    {"a", "b", "strong", "i", "em", "code", "pre", "blockquote", "p", "br", "ul", "ol", "li"}
+)
+ALLOWED_ATTRIBUTES = {"a": ["href", "rel"]}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+LINK_REL = "nofollow ugc noopener"
+
+_BLOCK_START = re.compile(r"^\s*<(p|pre|ul|ol|blockquote)[\s>]", re.IGNORECASE)
+_PRE_BLOCK = re.compile(r"(<pre[\s>].*?</pre>)", re.IGNORECASE | re.DOTALL)
+_BLANK_LINES = re.compile(r"\n[ \t]*\n+")
+
+
+def _set_rel(attrs: dict, new: bool = False) -> dict | None:
+    """Every link, written or linkified, gets our rel; a link without an href stays plain text."""
+    if (None, "href") not in attrs:
+        return None
+    attrs[(None, "rel")] = LINK_REL
+    return attrs
+
+
+_cleaner = Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, parse_email=False)],
+)
+
+
+def _paragraphs(text: str) -> str:
+    """Turn blank-line separated blocks into <p> and single newlines into <br>, leaving <pre> alone."""
+    out: list[str] = []
+    for part in _PRE_BLOCK.split(text):
+        if _PRE_BLOCK.fullmatch(part):
+            out.append(part)
+            continue
+        for block in _BLANK_LINES.split(part.strip("\n")):
+            if not block.strip():
+                continue
+            if _BLOCK_START.match(block):
+                out.append(block)
+            else:
+                out.append("<p>" + block.strip("\n").replace("\n", "<br>\n") + "</p>")
+    return "\n".join(out)
+
+
+def sanitize_body(text: str) -> str:
+    """Return the safe HTML shown to readers for a comment body (already length-checked)."""
+    return _cleaner.clean(_paragraphs(text))
+
+
+def plain_text_html(text: str) -> str:
+    """Escape plain text (names, titles) for contexts that want HTML."""
+    return escape(text, quote=True)

@@ -1,0 +1,129 @@
+"""One class per environment. The environment is read when a class is instantiated, never at import.
+
+Every variable the service reads is listed once, here:
+
+| variable | default | meaning |
+|---|---|---|
+| MAJLIS_ENV | development | development, production or testing |
+| SECRET_KEY | dev: a random key kept in instance/secret_key | signs sessions, derives HMAC keys (emails, IPs, avatars) |
+| DATABASE_URL | sqlite:///<instance>/majlis.db | SQLAlchemy URL; postgres:// is accepted and means psycopg 3 |
+| RATELIMIT_STORAGE_URI | memory:// | Flask-Limiter storage, e.g. redis://127.0.0.1:6379/0 |
+| MAJLIS_POST_RATE_LIMIT | 5 per minute;60 per hour | limit on comment submissions per client IP |
+| MAJLIS_RATELIMIT_ENABLED | true | turn all rate limits off (benchmarks, trusted back ends) |
+| MAJLIS_MAX_BODY_BYTES | 65536 | requests above this size get 413 |
+| MAJLIS_TRUSTED_PROXIES | 0 | hops of X-Forwarded-For to trust (ProxyFix); 0 ignores the header |
+| MAJLIS_READ_MAX_AGE | 5 | seconds a public thread read may be cached (Cache-Control) |
+| MAJLIS_CACHE_SIZE | 2048 | serialised thread pages kept per process |
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// URLs and make them use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or self._default_secret()
+        url = env.get("DATABASE_URL") or self._default_database_url()
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url)
+        # hide_parameters keeps emails and bodies out of SQL error messages and logs.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = _bool(env.get("MAJLIS_RATELIMIT_ENABLED"), True)
+        # Headers would put Retry-After on every answer; errors.py sets it on 429s only.
+        self.RATELIMIT_HEADERS_ENABLED = False
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.MAJLIS_POST_RATE_LIMIT = env.get("MAJLIS_POST_RATE_LIMIT", "5 per minute;60 per hour")
+        self.MAX_CONTENT_LENGTH = int(env.get("MAJLIS_MAX_BODY_BYTES", "65536"))
+        self.MAJLIS_TRUSTED_PROXIES = int(env.get("MAJLIS_TRUSTED_PROXIES", "0"))
+        self.MAJLIS_READ_MAX_AGE = int(env.get("MAJLIS_READ_MAX_AGE", "5"))
+        self.MAJLIS_CACHE_SIZE = int(env.get("MAJLIS_CACHE_SIZE", "2048"))
+        self.JSON_SORT_KEYS = False
+
+    def _default_secret(self) -> str:
+        raise RuntimeError("SECRET_KEY must be set")
+
+    def _default_database_url(self) -> str:
+        raise RuntimeError("DATABASE_URL must be set")
+
+
+class DevelopmentConfig(Config):
+    """Local use: SQLite in instance/, a secret generated once and kept beside it."""
+
+    ENV_NAME = "development"
+
+    def _default_secret(self) -> str:
+        INSTANCE_DIR.mkdir(exist_ok=True)
+        path = INSTANCE_DIR / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _default_database_url(self) -> str:
+        INSTANCE_DIR.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'majlis.db'}"
+
+
+class ProductionConfig(Config):
+    """Production refuses to start without SECRET_KEY and DATABASE_URL (the base class raises)."""
+
+    ENV_NAME = "production"
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(environ)
+        if len(self.SECRET_KEY) < 32:
+            raise RuntimeError("SECRET_KEY must be at least 32 characters in production")
+        self.SESSION_COOKIE_SECURE = True
+
+
+class TestingConfig(Config):
+    """Tests: TEST_DATABASE_URL or in-memory SQLite, a fixed key, no rate limits unless a test asks."""
+
+    ENV_NAME = "testing"
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = dict(os.environ if environ is None else environ)
+        env.setdefault("MAJLIS_RATELIMIT_ENABLED", "false")
+        # The suite must never touch a development or production database.
+        env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or "sqlite://"
+        super().__init__(env)
+        self.TESTING = True
+
+    def _default_secret(self) -> str:
+        return "testing-secret-key-not-for-production-0000"
+
+
+_CLASSES = {c.ENV_NAME: c for c in (DevelopmentConfig, ProductionConfig, TestingConfig)}
+
+
+def config_for(name: str | None = None) -> Config:
+    """Build the settings for MAJLIS_ENV (or the given name)."""
+    name = name or os.environ.get("MAJLIS_ENV", "development")
+    try:
+        return _CLASSES[name]()
+    except KeyError:
+        raise RuntimeError(f"MAJLIS_ENV must be one of {sorted(_CLASSES)}, not {name!r}") from None
