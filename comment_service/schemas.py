@@ -28,6 +28,8 @@ class Length(validate.Length):
     """Length check with stable codes; a subclass so apispec still documents min/max."""
 
     def __call__(self, value: Any) -> Any:
+        if value is None:  # an optional field left empty
+            return value
         n = len(value)
         if self.min is not None and n < self.min:
             if self.min == 1:

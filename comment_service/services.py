@@ -224,7 +224,7 @@ def thread_counts(site: Site, keys: list[str]) -> dict[str, int]:
     rows = db.session.execute(
         sa.select(Thread.key, Thread.comment_count).where(Thread.site_id == site.id, Thread.key.in_(keys))
     )
-    found = dict(rows.tuples().all())
+    found = {key: count for key, count in rows}
     return {k: found.get(k, 0) for k in keys}
 
 

@@ -11,7 +11,7 @@ import re
 from functools import partial
 from html import escape
 
-from bleach.linkifier import LinkifyFilter
+from bleach.linkifier import LinkifyFilter, build_url_re
 from bleach.sanitizer import Cleaner
 
 ALLOWED_TAGS = frozenset(
@@ -34,13 +34,24 @@ def _set_rel(attrs: dict, new: bool = False) -> dict | None:
     return attrs
 
 
+# bleach only linkifies hosts under the TLDs it knows (no .news, .example, .io ...). A URL that
+# spells out http(s):// is unambiguous, so it is linkified whatever its TLD; a bare domain still
+# needs a known TLD, or "file.txt" and "end.Next" would become links.
+_EXPLICIT_URL = r"""\(*\bhttps?://[\w-]+(?:\.[\w-]+)+(?:\:[0-9]+)?(?:[/?\#][^\s\{\}\|\\\^`<>"]*)?"""
+_URL_RE = re.compile(
+    f"(?:{_EXPLICIT_URL})|(?:{build_url_re(protocols=['http', 'https']).pattern})",
+    re.IGNORECASE | re.VERBOSE | re.UNICODE,
+)
+
 _cleaner = Cleaner(
     tags=ALLOWED_TAGS,
     attributes=ALLOWED_ATTRIBUTES,
     protocols=ALLOWED_PROTOCOLS,
     strip=True,
     strip_comments=True,
-    filters=[partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, parse_email=False)],
+    filters=[
+        partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, parse_email=False, url_re=_URL_RE)
+    ],
 )
 
 

@@ -1,0 +1,89 @@
+"""Health probes, settings and the operator CLI."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from comment_service import create_app
+from comment_service.extensions import db
+from comment_service.models import Comment, Site, Thread
+from config.settings import ProductionConfig, normalise_database_url
+
+
+def test_healthz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_ok(client):
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.get_json() == {"status": "ok"}
+
+
+def test_readyz_503_when_database_unreachable(tmp_path):
+    app = create_app(test_config={"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503 and r.get_json() == {"status": "unavailable"}
+
+
+def test_production_refuses_to_start_without_secrets():
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        ProductionConfig({"DATABASE_URL": "postgresql://x/y"})
+    with pytest.raises(RuntimeError, match="DATABASE_URL"):
+        ProductionConfig({"SECRET_KEY": "k" * 40})
+    with pytest.raises(RuntimeError, match="32 characters"):
+        ProductionConfig({"SECRET_KEY": "short", "DATABASE_URL": "postgresql://x/y"})
+    cfg = ProductionConfig({"SECRET_KEY": "k" * 40, "DATABASE_URL": "postgres://u@h/db"})
+    assert cfg.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_url_forms(url, expected):
+    assert normalise_database_url(url) == expected
+
+
+def test_sites_create_and_list(runner):
+    r = runner.invoke(args=["sites", "create", "gazette", "--name", "The Gazette", "--origin", "https://gazette.example", "--mode", "post"])
+    assert r.exit_code == 0, r.output
+    assert "created site gazette (post-moderated)" in r.output
+    r = runner.invoke(args=["sites", "list"])
+    assert "gazette\tpost\tThe Gazette\thttps://gazette.example" in r.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["sites", "create", "Bad Slug", "--name", "x"], "lowercase"),
+        (["sites", "create", "ok", "--name", "x", "--origin", "gazette.example"], "not an origin"),
+        (["sites", "create", "ok", "--name", "x", "--mode", "sometimes"], "sometimes"),
+    ],
+)
+def test_sites_create_rejects_bad_input(runner, args, message):
+    r = runner.invoke(args=args)
+    assert r.exit_code != 0 and message in r.output
+
+
+def test_sites_create_refuses_duplicate(runner):
+    runner.invoke(args=["sites", "create", "dup", "--name", "x"])
+    r = runner.invoke(args=["sites", "create", "dup", "--name", "y"])
+    assert r.exit_code != 0 and "already exists" in r.output
+
+
+def test_demo_is_idempotent(runner, client):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert runner.invoke(args=["demo", "--port", "8080"]).exit_code == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Thread)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 2
+    site = db.session.scalar(sa.select(Site))
+    assert "http://127.0.0.1:5000" in site.allowed_origins and "http://127.0.0.1:8080" in site.allowed_origins
+    page = client.get("/api/v1/sites/demo/comments?thread=coalition-isis-africa").get_json()
+    assert page["thread"]["title"] == "التحالف الدولي يدعو لمراقبة تحركات تنظيم الدولة"
+    assert [c["parent_id"] for c in page["comments"]] == [None, page["comments"][0]["id"]]

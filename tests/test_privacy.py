@@ -1,0 +1,122 @@
+"""Emails never leave the service: not in any public response, header, error or log line."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from urllib.parse import quote, quote_plus
+
+from comment_service.moderation import privacy
+from tests.conftest import post
+
+EMAILS = ["Layla.Private@Example.org", "ليلى@مثال.مصر", "o'neil+tag@sub.example.com"]
+
+
+def _forms(email: str) -> set[str]:
+    """Every way an email could hide in a response."""
+    forms = set()
+    for e in {email, email.lower(), email.upper(), email.casefold()}:
+        local = e.split("@")[0]
+        forms |= {
+            e,
+            local,
+            json.dumps(e)[1:-1],  # \\u-escaped
+            json.dumps(e, ensure_ascii=False)[1:-1],
+            quote(e),
+            quote_plus(e),
+            html.escape(e),
+            base64.b64encode(e.encode()).decode(),
+            e.encode("idna").decode() if "@" not in e else e,
+        }
+    return {f for f in forms if len(f) >= 5}
+
+
+def _all_public_text(client, responses) -> str:
+    text = []
+    for r in responses:
+        text.append(r.get_data(as_text=True))
+        text.extend(f"{k}: {v}" for k, v in r.headers.items())
+    return "\n".join(text)
+
+
+def test_no_public_response_contains_a_submitted_email(client, site, caplog):
+    caplog.set_level(logging.DEBUG)
+    responses = []
+    for i, email in enumerate(EMAILS):
+        r = post(client, author_email=email, author_name=f"Reader {i}", body=f"comment {i}")
+        assert r.status_code == 201
+        responses.append(r)
+        # failing submissions with the same email: errors must not echo it either
+        responses.append(post(client, author_email=email, body=""))
+        responses.append(post(client, author_email=email, author_url="nope"))
+    responses.append(post(client, author_email="not an email " + EMAILS[0]))
+    responses.append(client.get("/api/v1/sites/news/comments?thread=article-42"))
+    responses.append(client.get("/api/v1/sites/news/counts?thread=article-42"))
+    responses.append(client.get("/api/v1/openapi.json"))
+    public = _all_public_text(client, responses)
+    logs = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    for email in EMAILS:
+        for form in _forms(email):
+            assert form not in public, f"{form!r} leaked in a response"
+            assert form not in logs, f"{form!r} leaked in a log line"
+
+
+def test_database_errors_are_logged_without_parameters(app, client, site, caplog, monkeypatch):
+    """A failing INSERT logs a traceback; the SQL parameters (email, body) must not be in it."""
+    from comment_service.extensions import db
+
+    def fail(*a, **k):
+        raise RuntimeError("forced")
+
+    real_flush = db.session.flush
+
+    def flush_then_fail(*a, **k):
+        real_flush(*a, **k)
+        db.session.execute(db.text("SELECT * FROM no_such_table WHERE x = :e"), {"e": EMAILS[0]})
+
+    monkeypatch.setattr(db.session, "flush", flush_then_fail)
+    caplog.set_level(logging.ERROR)
+    r = post(client, author_email=EMAILS[0])
+    assert r.status_code == 500
+    text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "no_such_table" in text  # the error itself is logged...
+    assert EMAILS[0] not in text and EMAILS[0].lower() not in text  # ...without its parameters
+
+
+def test_avatar_differs_between_sites_and_is_not_a_plain_hash(client, site, premod_site):
+    import hashlib
+
+    a = post(client, author_email=EMAILS[0]).get_json()["comment"]["author"]["avatar"]
+    a2 = post(client, author_email=EMAILS[0].upper().replace("EXAMPLE.ORG", "example.org")).get_json()
+    b = post(client, "careful", author_email=EMAILS[0]).get_json()["comment"]["author"]["avatar"]
+    assert a == a2["comment"]["author"]["avatar"]  # stable for one person on one site (case-insensitive)
+    assert a != b  # unlinkable across sites
+    for h in (hashlib.md5, hashlib.sha256):
+        digest = h(EMAILS[0].strip().lower().encode()).hexdigest()
+        assert a not in digest
+
+
+def test_ip_prefixes():
+    assert privacy.ip_prefix("203.0.113.77") == "203.0.113.0/24"
+    assert privacy.ip_prefix("2001:db8:abcd:12::1") == "2001:db8:abcd::/48"
+    assert privacy.ip_prefix("::ffff:198.51.100.4") == "198.51.100.0/24"
+    assert privacy.ip_prefix("not an ip") is None
+    assert privacy.ip_prefix(None) is None
+
+
+def test_keyed_digests_depend_on_the_secret():
+    k1, k2 = privacy.derive_key("s1", "email"), privacy.derive_key("s2", "email")
+    assert privacy.keyed_digest(k1, "a@b.c") != privacy.keyed_digest(k2, "a@b.c")
+    assert privacy.derive_key("s1", "email") != privacy.derive_key("s1", "ip")
+
+
+def test_edit_token_is_stored_hashed(client, site):
+    from comment_service.extensions import db
+    from comment_service.models import Comment
+
+    body = post(client).get_json()
+    stored = db.session.get(Comment, body["comment"]["id"])
+    assert stored.edit_token_hash != body["edit_token"]
+    assert privacy.tokens_match(body["edit_token"], stored.edit_token_hash)
+    assert not privacy.tokens_match("guess", stored.edit_token_hash)

@@ -1,0 +1,53 @@
+"""Rate limits: 429 with Retry-After; only stored comments count; limits are configurable."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import post
+
+
+@pytest.fixture
+def app_config():
+    return {"RATELIMIT_ENABLED": True, "MAJLIS_POST_RATE_LIMIT": "3 per minute"}
+
+
+def test_fourth_comment_in_a_minute_is_429_with_retry_after(client, site):
+    for _ in range(3):
+        assert post(client).status_code == 201
+    r = post(client)
+    assert r.status_code == 429
+    assert r.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(r.headers["Retry-After"]) <= 61  # the window plus the rounding second
+    assert client.get("/api/v1/sites/news/counts?thread=article-42").get_json()["counts"]["article-42"] == 3
+
+
+def test_field_errors_do_not_use_up_the_limit(client, site):
+    for _ in range(5):
+        assert post(client, body="").status_code == 422
+    assert post(client).status_code == 201
+
+
+def test_limit_is_per_client_address(client, site):
+    for _ in range(3):
+        post(client)
+    other = client.post(
+        "/api/v1/sites/news/comments",
+        json={"thread": "t", "author_name": "B", "author_email": "b@example.org", "body": "x"},
+        environ_base={"REMOTE_ADDR": "198.51.100.1"},
+    )
+    assert other.status_code == 201
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(client, site):
+    for i in range(3):
+        post(client)
+    r = client.post(
+        "/api/v1/sites/news/comments",
+        json={"thread": "t", "author_name": "B", "author_email": "b@example.org", "body": "x"},
+        headers={"X-Forwarded-For": "192.0.2.50"},
+    )
+    assert r.status_code == 429
+
+
+def test_successful_answers_carry_no_retry_after(client, site):
+    assert "Retry-After" not in post(client).headers
