@@ -14,17 +14,17 @@ from comment_service.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
-# marshmallow's built-in messages, each given a stable code. Our own validators raise FieldError,
-# which carries its code; anything not listed here is reported as "invalid".
+# marshmallow's built-in messages, each given a stable code and our wording. Our own validators
+# raise FieldError, which carries its code; anything not listed here is reported as "invalid".
 BUILTIN_CODES = {
-    "Missing data for required field.": "required",
-    "Field may not be null.": "null",
-    "Not a valid string.": "invalid_type",
-    "Not a valid integer.": "invalid_type",
-    "Not a valid boolean.": "invalid_type",
-    "Not a valid list.": "invalid_type",
-    "Invalid input type.": "invalid_type",
-    "Unknown field.": "unknown_field",
+    "Missing data for required field.": ("required", "This field is required."),
+    "Field may not be null.": ("null", "This field may not be null."),
+    "Not a valid string.": ("invalid_type", "Must be text."),
+    "Not a valid integer.": ("invalid_type", "Must be a whole number."),
+    "Not a valid boolean.": ("invalid_type", "Must be true or false."),
+    "Not a valid list.": ("invalid_type", "Must be a list."),
+    "Invalid input type.": ("invalid_type", "Must be a JSON object."),
+    "Unknown field.": ("unknown_field", "This field is not accepted."),
 }
 
 HTTP_CODES = {
@@ -85,7 +85,9 @@ def field_errors(messages: Any, prefix: str = "") -> dict[str, list[dict[str, st
                 out.setdefault(f, []).extend(errs)
             continue
         text = str(item)
-        code = getattr(item, "code", None) or BUILTIN_CODES.get(text, "invalid")
+        code = getattr(item, "code", None)
+        if code is None:
+            code, text = BUILTIN_CODES.get(text, ("invalid", text))
         out.setdefault(field, []).append({"code": code, "message": text})
     return out
 

@@ -214,7 +214,7 @@ def thread_page(slug: str, key: str, after: int | None, limit: int, if_none_matc
             "comments": [public_comment(c, key) for c in comments],
             "next_cursor": str(comments[-1].id) if more else None,
         }
-        body = current_app.json.dumps(comment_page_schema.dump(page)).encode()
+        body = current_app.json.dumps(comment_page_schema.dump(page), separators=(",", ":")).encode()
         cache.put(etag, body)
     return ThreadPage(etag, body, origins)
 

@@ -260,3 +260,9 @@ def test_unexpected_error_is_json_500_without_details(app, client, site, monkeyp
     r = post(client)
     assert r.status_code == 500
     assert r.get_json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
+
+
+def test_required_reads_the_same_whether_missing_or_blank(client, site):
+    missing = post(client, body=...).get_json()["error"]["fields"]["body"][0]
+    blank = post(client, body="  ").get_json()["error"]["fields"]["body"][0]
+    assert missing == blank == {"code": "required", "message": "This field is required."}
