@@ -41,7 +41,9 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount each surface."""
     from comment_service import api, ops
+    from comment_service.api.converters import SlugConverter
 
+    app.url_map.converters["slug"] = SlugConverter
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
 

@@ -10,11 +10,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from comment_service import services
+from comment_service.api.converters import SLUG_PATTERN
 from comment_service.extensions import db
 from comment_service.models import Site, Thread
 from comment_service.moderation.status import ModerationMode
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 ORIGIN_RE = re.compile(r"^https?://[^/\s]+$")
 
 sites = AppGroup("sites", help="Manage the sites that embed Majlis.")

@@ -192,6 +192,12 @@ class CommentPageSchema(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
+def check_cursor_range(value: str) -> None:
+    """A cursor is a comment id; one past the id range would overflow PostgreSQL's integer."""
+    if value.isdigit() and int(value) > ID_MAX:
+        raise_field("invalid_cursor", "Not a valid cursor.")
+
+
 class CommentListQuery(Schema):
     """Query of the public thread read."""
 
@@ -199,7 +205,9 @@ class CommentListQuery(Schema):
         unknown = EXCLUDE
 
     thread = Text(required=True, validate=Length(1, THREAD_KEY_MAX))
-    cursor = fields.String(load_default=None, validate=Regexp(CURSOR_RE, "invalid_cursor", "Not a valid cursor."))
+    cursor = fields.String(
+        load_default=None, validate=[Regexp(CURSOR_RE, "invalid_cursor", "Not a valid cursor."), check_cursor_range]
+    )
     limit = fields.Integer(load_default=100, validate=Range(1, LIMIT_MAX))
 
 

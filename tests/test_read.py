@@ -145,3 +145,35 @@ def test_counts_accepts_up_to_100_threads(client, site, n, status):
 
 def test_counts_unknown_site_404(client):
     assert client.get("/api/v1/sites/nope/counts?thread=a").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/sites/%00/comments?thread=a",
+        "/api/v1/sites/News/comments?thread=a",
+        "/api/v1/sites/" + "a" * 65 + "/comments?thread=a",
+        "/api/v1/sites/%ED%A0%80/counts?thread=a",
+    ],
+)
+def test_impossible_site_slugs_are_404_before_any_query(client, site, path):
+    r = client.get(path)
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "comments?thread=%00",
+        "comments?thread=a%00b",
+        "comments?thread=%ED%A0%80",
+        "comments?thread=a&cursor=9999999999",
+        "comments?thread=a&cursor=2147483647",
+        "counts?thread=%00",
+        "counts?thread=ok&thread=%C0%AF",
+    ],
+)
+def test_odd_query_strings_never_500(client, site, query):
+    post(client, thread="a")
+    r = client.get(f"/api/v1/sites/news/{query}")
+    assert r.status_code in (200, 422), r.get_json()

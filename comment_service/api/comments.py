@@ -24,7 +24,7 @@ def _query(*names: str) -> dict[str, str]:
     return {n: v for n in names if (v := request.args.get(n)) is not None}
 
 
-@bp.post("/sites/<site>/comments")
+@bp.post("/sites/<slug:site>/comments")
 # Only stored comments count: a reader fixing field errors must not be locked out.
 @limiter.limit(_post_limit, deduct_when=lambda resp: resp.status_code == 201)
 def create_comment(site: str):
@@ -38,7 +38,7 @@ def create_comment(site: str):
     return comment_created_schema.dump(body), 201
 
 
-@bp.get("/sites/<site>/comments")
+@bp.get("/sites/<slug:site>/comments")
 def list_comments(site: str):
     """Read a thread's visible comments, oldest first, a page at a time."""
     args = comment_list_query.load(_query("thread", "cursor", "limit"))
@@ -51,7 +51,7 @@ def list_comments(site: str):
     return resp
 
 
-@bp.get("/sites/<site>/counts")
+@bp.get("/sites/<slug:site>/counts")
 def comment_counts(site: str):
     """Count the visible comments of up to 100 threads in one request."""
     site_obj = services.get_site(site)
