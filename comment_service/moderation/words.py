@@ -1,0 +1,69 @@
+"""Word lists (banned, suspect) matched whole-word on the match view, Arabic proclitics included.
+
+An entry matches as a whole word, also behind the common Arabic proclitics: و ف (and, so),
+ب ك ل (with, like, for) and the article ال, alone or combined (وال، بال، فبال، لل ...). An entry
+ending in `*` also matches any ending (plurals, pronoun suffixes): `كلب*` catches
+كلبه and كلبان (a broken plural such as كلاب needs its own entry).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from comment_service.moderation.text import MatchView, fold
+
+# Optional conjunction, then a preposition and/or the article; ل + ال is written لل.
+PROCLITICS = "(?:[\u0648\u0641]?(?:[\u0628\u0643]?\u0627\u0644|\u0644\u0644|[\u0628\u0643\u0644])?)"
+MAX_ENTRY_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class WordMatch:
+    """One listed word found in a text: the entry as listed and where it is in the original."""
+
+    entry: str
+    span: tuple[int, int]
+    matched: str
+
+
+def _pattern(entry: str) -> str | None:
+    folded = fold(entry.strip())
+    star = folded.endswith("*")
+    core = folded.rstrip("*").strip()
+    if not core:
+        return None
+    body = r"\s+".join(re.escape(part) for part in core.split())
+    return rf"(?<!\w){PROCLITICS}{body}" + (r"\w*" if star else "") + r"(?!\w)"
+
+
+class WordList:
+    """A compiled list of entries; build it with `compile_words` to share compiled lists."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.entries: list[str] = []
+        parts: list[str] = []
+        for entry in entries:
+            pattern = _pattern(entry)
+            if pattern is not None:
+                parts.append(f"(?P<e{len(self.entries)}>{pattern})")
+                self.entries.append(entry.strip())
+        self._regex = re.compile("|".join(parts)) if parts else None
+
+    def find(self, view: MatchView) -> list[WordMatch]:
+        """Every non-overlapping match in the text, in order."""
+        if self._regex is None:
+            return []
+        found = []
+        for m in self._regex.finditer(view.text):
+            start, end = view.original_span(m.start(), m.end())
+            index = int(m.lastgroup[1:])  # type: ignore[index]
+            found.append(WordMatch(self.entries[index], (start, end), view.original[start:end]))
+        return found
+
+
+@lru_cache(maxsize=256)
+def compile_words(entries: tuple[str, ...]) -> WordList:
+    """A compiled word list, cached by its entries (sites share nothing but identical lists)."""
+    return WordList(entries)
