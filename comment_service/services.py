@@ -15,7 +15,7 @@ from comment_service.errors import ApiError, FieldError
 from comment_service.extensions import db
 from comment_service.models import VISIBLE_VALUES, Comment, ModerationAction, Site, Thread
 from comment_service.moderation import privacy
-from comment_service.moderation.rules import Policy, evaluate
+from comment_service.moderation.rules import Policy, Submission, evaluate
 from comment_service.moderation.sanitize import sanitize_body
 from comment_service.moderation.status import ModerationMode, Status, is_visible
 from comment_service.read_cache import read_cache
@@ -99,7 +99,7 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
         raise ApiError(403, "thread_closed", "This thread is closed to new comments.")
     _check_parent(thread, data["parent_id"])
 
-    decision = evaluate(site_policy(site))
+    decision = evaluate(site_policy(site), Submission(body=data["body"]))
     token = privacy.new_token()
     comment = Comment(
         site_id=site.id,
@@ -127,7 +127,7 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
             actor_type="rule",
             from_status=None,
             to_status=comment.status,
-            reason_code=decision.reasons[0].code if decision.reasons else None,
+            reason_code=decision.reason_code,
         )
     )
     if is_visible(comment.status):

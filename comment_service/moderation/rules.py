@@ -1,8 +1,8 @@
-"""The moderation policy of a site and the decision it makes on a new comment.
+"""The moderation policy of a site and the decision it makes on a new or edited comment.
 
-Pure domain: `evaluate(policy, ...)` returns a `Decision(status, reasons)`, every hold explained
-by a structured `HoldReason`. This issue's policy is only the site's mode; word lists, links,
-first-time authors and duplicates join it as rules in the same shape.
+Pure domain: `evaluate(policy, submission)` returns a `Decision(status, reasons)`. Every rule that
+fires adds a structured `HoldReason`; the strongest outcome wins (refuse > spam > rejected >
+pending > published) and every reason is kept, so a moderator sees all of them at once.
 """
 from __future__ import annotations
 
@@ -11,12 +11,22 @@ from enum import StrEnum
 from typing import Any
 
 from comment_service.moderation.status import ModerationMode, Status
+from comment_service.moderation.text import MatchView
+from comment_service.moderation.words import compile_words
 
 
 class ReasonCode(StrEnum):
-    """Why the pipeline held or refused a comment."""
+    """Why the pipeline held, rejected or refused a comment."""
 
+    AUTHOR_BANNED = "author_banned"
+    HONEYPOT = "honeypot"
+    BANNED_WORD = "banned_word"
+    SUSPECT_WORD = "suspect_word"
+    TOO_MANY_LINKS = "too_many_links"
+    FIRST_TIME_AUTHOR = "first_time_author"
+    DUPLICATE = "duplicate"
     PRE_MODERATION = "pre_moderation"
+    REPORTED = "reported"
 
 
 @dataclass(frozen=True)
@@ -40,21 +50,68 @@ class Policy:
     """A site's moderation settings as the rules need them."""
 
     mode: ModerationMode = ModerationMode.PRE
+    link_limit: int = 2
+    banned_words: tuple[str, ...] = ()
+    suspect_words: tuple[str, ...] = ()
+    hold_first_time: bool = False
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the rules know about a comment: its body and facts the service looked up."""
+
+    body: str
+    link_count: int = 0
+    author_has_approved_comment: bool = False
+    duplicate_of_recent: bool = False
+    honeypot_filled: bool = False
+    author_banned: bool = False
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The status a new comment gets and every reason behind it."""
+    """The status a comment gets and every reason behind it; `refused` means store nothing."""
 
     status: Status
     reasons: list[HoldReason] = field(default_factory=list)
+    refused: bool = False
+
+    @property
+    def reason_code(self) -> str | None:
+        """The first (strongest) reason's code, for the audit log."""
+        return self.reasons[0].code.value if self.reasons else None
 
 
-def evaluate(policy: Policy) -> Decision:
-    """Decide a new comment's status under the policy."""
+def _word_reasons(code: ReasonCode, entries: tuple[str, ...], view: MatchView, label: str) -> list[HoldReason]:
+    return [
+        HoldReason(code, f"{label} «{m.entry}» matched «{m.matched}»", m.span)
+        for m in compile_words(entries).find(view)
+    ]
+
+
+def evaluate(policy: Policy, submission: Submission) -> Decision:
+    """Decide a comment's status under the policy, explaining every rule that fired."""
+    if submission.author_banned:
+        return Decision(Status.REJECTED, [HoldReason(ReasonCode.AUTHOR_BANNED, "The author is banned on this site.")], refused=True)
+    if submission.honeypot_filled:
+        return Decision(Status.SPAM, [HoldReason(ReasonCode.HONEYPOT, "A field hidden from people was filled in.")])
+
+    view = MatchView(submission.body)
+    banned = _word_reasons(ReasonCode.BANNED_WORD, policy.banned_words, view, "Banned word")
+    if banned:
+        return Decision(Status.REJECTED, banned)
+
+    held = _word_reasons(ReasonCode.SUSPECT_WORD, policy.suspect_words, view, "Suspect word")
+    if submission.link_count > policy.link_limit:
+        held.append(HoldReason(
+            ReasonCode.TOO_MANY_LINKS, f"{submission.link_count} links; this site allows {policy.link_limit}."
+        ))
+    if policy.hold_first_time and not submission.author_has_approved_comment:
+        held.append(HoldReason(ReasonCode.FIRST_TIME_AUTHOR, "The author has no approved comment on this site yet."))
+    if submission.duplicate_of_recent:
+        held.append(HoldReason(ReasonCode.DUPLICATE, "The same author posted the same text recently."))
     if policy.mode is ModerationMode.PRE:
-        return Decision(
-            Status.PENDING,
-            [HoldReason(ReasonCode.PRE_MODERATION, "This site reviews every comment before it is shown.")],
-        )
+        held.append(HoldReason(ReasonCode.PRE_MODERATION, "This site reviews every comment before it is shown."))
+    if held:
+        return Decision(Status.PENDING, held)
     return Decision(Status.PUBLISHED)
