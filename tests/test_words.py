@@ -91,3 +91,11 @@ def test_regex_metacharacters_in_entries_are_literal():
     assert WordList(["a.b"]).find(MatchView("axb")) == []
     assert [m.entry for m in WordList(["c++"]).find(MatchView("I like c++"))] == ["c++"]
     assert [m.entry for m in WordList(["a.b"]).find(MatchView("x a.b y"))] == ["a.b"]
+
+
+@pytest.mark.parametrize(
+    "text,hit",
+    [("السياسة", True), ("سياستهم", True), ("السياسات", True), ("وبالسياسة", True), ("سياسي", False)],
+)
+def test_star_entry_ending_in_teh_marbuta(text, hit):
+    assert bool(WordList(["سياسة*"]).find(MatchView(text))) is hit

@@ -3,7 +3,8 @@
 An entry matches as a whole word, also behind the common Arabic proclitics: و ف (and, so),
 ب ك ل (with, like, for) and the article ال, alone or combined (وال، بال، فبال، لل ...). An entry
 ending in `*` also matches any ending (plurals, pronoun suffixes): `كلب*` catches
-كلبه and كلبان (a broken plural such as كلاب needs its own entry).
+كلبه and كلبان (a broken plural such as كلاب needs its own entry); a starred entry ending in
+ة also matches its ت and ات forms (`سياسة*` catches سياستهم and السياسات).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from comment_service.moderation.text import MatchView, fold
 
 # Optional conjunction, then a preposition and/or the article; ل + ال is written لل.
 PROCLITICS = "(?:[\u0648\u0641]?(?:[\u0628\u0643]?\u0627\u0644|\u0644\u0644|[\u0628\u0643\u0644])?)"
-MAX_ENTRY_LENGTH = 100
+TEH_MARBUTA = "\u0629"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ def _pattern(entry: str) -> str | None:
     if not core:
         return None
     body = r"\s+".join(re.escape(part) for part in core.split())
+    if star and core.endswith(TEH_MARBUTA):
+        # ة becomes ت before a suffix (سياستهم) and is replaced in the sound plural (سياسات).
+        body = body[: -len(TEH_MARBUTA)] + "(?:\u0629|\u062a|\u0627)"
     return rf"(?<!\w){PROCLITICS}{body}" + (r"\w*" if star else "") + r"(?!\w)"
 
 
