@@ -102,6 +102,14 @@ class Comment(db.Model):
         # Bans, trust and privacy requests look authors up by email HMAC within a site.
         sa.Index("ix_comment_site_email", "site_id", "email_hmac"),
         sa.Index("ix_comment_parent", "parent_id"),
+        # The reported queue: a site's comments with open reports.
+        sa.Index(
+            "ix_comment_site_reported",
+            "site_id",
+            "id",
+            postgresql_where=sa.text("open_reports > 0"),
+            sqlite_where=sa.text("open_reports > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,4 +155,51 @@ class ModerationAction(db.Model):
     to_status: Mapped[Status] = mapped_column(_enum(Status, "to_status"))
     reason_code: Mapped[str | None] = mapped_column(sa.String(64))
     note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SiteApiKey(db.Model):
+    """A site's API key, stored as a SHA-256 digest; the prefix lets operators tell keys apart."""
+
+    __tablename__ = "site_api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Report(db.Model):
+    """A reader's report of a comment; one per reader fingerprint and comment."""
+
+    __tablename__ = "report"
+    __table_args__ = (sa.UniqueConstraint("comment_id", "fingerprint", name="uq_report_comment_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comment.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    resolved: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Ban(db.Model):
+    """A site's ban of an email, an email domain or an IP prefix, by keyed hash, maybe expiring."""
+
+    __tablename__ = "ban"
+    __table_args__ = (sa.Index("ix_ban_lookup", "site_id", "kind", "value_hmac"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # email, domain, ip
+    value_hmac: Mapped[str] = mapped_column(sa.String(64))
+    # What a moderator sees in the ban list: a domain or IP prefix as given, an email masked.
+    label: Mapped[str] = mapped_column(sa.String(100))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
