@@ -1,9 +1,8 @@
-"""Use cases, one function each. Each owns its transaction and writes audit rows in it."""
+"""Reader-facing use cases: submit a comment, read a thread, count comments."""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,44 +13,14 @@ from sqlalchemy.orm import load_only
 from comment_service.errors import ApiError, FieldError
 from comment_service.extensions import db
 from comment_service.models import VISIBLE_VALUES, Comment, ModerationAction, Site, Thread
+from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
+from comment_service.services.sites import site_policy
 from comment_service.moderation import privacy
-from comment_service.moderation.rules import Policy, Submission, evaluate
+from comment_service.moderation.rules import Submission, evaluate
 from comment_service.moderation.sanitize import sanitize_body
-from comment_service.moderation.status import ModerationMode, Status, is_visible
+from comment_service.moderation.status import Status, is_visible
 from comment_service.read_cache import read_cache
 from comment_service.schemas import comment_page_schema
-
-
-@lru_cache(maxsize=8)
-def _keys(secret: str) -> tuple[bytes, bytes]:
-    return privacy.derive_key(secret, "email"), privacy.derive_key(secret, "ip")
-
-
-def email_hmac(email: str) -> str:
-    """The lookup digest of an email (bans, trust, privacy requests)."""
-    return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[0], privacy.email_lookup_form(email))
-
-
-def ip_hmac(address: str | None) -> str | None:
-    """The stored form of a client IP: its /24 or /48 prefix, keyed-hashed."""
-    prefix = privacy.ip_prefix(address)
-    if prefix is None:
-        return None
-    return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[1], prefix)
-
-
-def avatar_for(site: Site, email: str) -> str:
-    """A per-site avatar seed: the same person gets unrelated avatars on two sites."""
-    key = privacy.derive_key(current_app.config["SECRET_KEY"], f"avatar:{site.id}")
-    return privacy.keyed_digest(key, privacy.email_lookup_form(email))[:16]
-
-
-def get_site(slug: str) -> Site:
-    """The site with this slug, or 404."""
-    site = db.session.scalar(sa.select(Site).where(Site.slug == slug))
-    if site is None:
-        raise ApiError(404, "site_not_found", "No site with this id.")
-    return site
 
 
 def _get_or_create_thread(site: Site, key: str, title: str | None, url: str | None) -> Thread:
@@ -85,11 +54,6 @@ def _check_parent(thread: Thread, parent_id: int | None) -> None:
             "Some fields need attention.",
             {"parent_id": [FieldError("invalid_parent", "The comment you reply to is not in this thread.")]},
         )
-
-
-def site_policy(site: Site) -> Policy:
-    """The moderation policy a site's settings describe."""
-    return Policy(mode=site.moderation_mode)
 
 
 def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> tuple[Comment, str]:
@@ -226,11 +190,3 @@ def thread_counts(site: Site, keys: list[str]) -> dict[str, int]:
     )
     found = {key: count for key, count in rows}
     return {k: found.get(k, 0) for k in keys}
-
-
-def create_site(slug: str, name: str, origins: list[str], mode: ModerationMode) -> Site:
-    """Register a new site."""
-    site = Site(slug=slug, name=name, allowed_origins=origins, moderation_mode=mode, settings={})
-    db.session.add(site)
-    db.session.commit()
-    return site

@@ -1,0 +1,33 @@
+"""Keyed digests of people: email lookups, IP prefixes, per-site avatars."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import current_app
+
+from comment_service.models import Site
+from comment_service.moderation import privacy
+
+
+@lru_cache(maxsize=8)
+def _keys(secret: str) -> tuple[bytes, bytes]:
+    return privacy.derive_key(secret, "email"), privacy.derive_key(secret, "ip")
+
+
+def email_hmac(email: str) -> str:
+    """The lookup digest of an email (bans, trust, privacy requests)."""
+    return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[0], privacy.email_lookup_form(email))
+
+
+def ip_hmac(address: str | None) -> str | None:
+    """The stored form of a client IP: its /24 or /48 prefix, keyed-hashed."""
+    prefix = privacy.ip_prefix(address)
+    if prefix is None:
+        return None
+    return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[1], prefix)
+
+
+def avatar_for(site: Site, email: str) -> str:
+    """A per-site avatar seed: the same person gets unrelated avatars on two sites."""
+    key = privacy.derive_key(current_app.config["SECRET_KEY"], f"avatar:{site.id}")
+    return privacy.keyed_digest(key, privacy.email_lookup_form(email))[:16]
