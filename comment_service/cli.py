@@ -12,7 +12,8 @@ from flask.cli import AppGroup
 from comment_service import services
 from comment_service.api.converters import SLUG_PATTERN
 from comment_service.extensions import db
-from comment_service.models import Site, Thread
+from comment_service.models import Site, SiteApiKey, Thread
+from comment_service.services.sites import issue_api_key, revoke_api_keys
 from comment_service.moderation.status import ModerationMode
 
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
@@ -44,7 +45,49 @@ def create_site(slug: str, name: str, origins: list[str], mode: str) -> None:
     if db.session.scalar(sa.select(Site.id).where(Site.slug == slug)) is not None:
         raise click.ClickException(f"site {slug!r} already exists")
     site = services.create_site(slug, name, origins, ModerationMode(mode))
+    key = issue_api_key(site)
     click.echo(f"created site {site.slug} ({site.moderation_mode.value}-moderated)")
+    click.echo(f"API key (shown once, store it now): {key}")
+
+
+def _site_or_fail(slug: str) -> Site:
+    site = db.session.scalar(sa.select(Site).where(Site.slug == slug))
+    if site is None:
+        raise click.ClickException(f"no site {slug!r}")
+    return site
+
+
+@sites.command("rotate-key")
+@click.argument("slug")
+@click.option("--revoke-old", is_flag=True, help="Also revoke every earlier key of the site.")
+def rotate_key(slug: str, revoke_old: bool) -> None:
+    """Issue a new API key for a site (old keys stay valid unless --revoke-old)."""
+    site = _site_or_fail(slug)
+    key = issue_api_key(site)
+    click.echo(f"API key (shown once, store it now): {key}")
+    if revoke_old:
+        click.echo(f"revoked {revoke_api_keys(site, keep=key)} older key(s)")
+
+
+@sites.command("revoke-key")
+@click.argument("slug")
+@click.argument("prefix")
+def revoke_key(slug: str, prefix: str) -> None:
+    """Revoke a site's key by its first 12 characters (as `sites keys` lists them)."""
+    count = revoke_api_keys(_site_or_fail(slug), prefix=prefix)
+    if not count:
+        raise click.ClickException(f"no active key of {slug!r} starts with {prefix!r}")
+    click.echo(f"revoked {count} key(s)")
+
+
+@sites.command("keys")
+@click.argument("slug")
+def list_keys(slug: str) -> None:
+    """List a site's keys by prefix, with when they were made and revoked."""
+    site = _site_or_fail(slug)
+    for row in db.session.scalars(sa.select(SiteApiKey).where(SiteApiKey.site_id == site.id).order_by(SiteApiKey.id)):
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(f"{row.prefix}…\tcreated {row.created_at:%Y-%m-%d %H:%M}\t{state}")
 
 
 @sites.command("list")

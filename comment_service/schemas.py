@@ -145,6 +145,11 @@ class CommentCreateSchema(Schema):
     author_email = Email(required=True, metadata={"format": "email", "maxLength": EMAIL_MAX})
     author_url = OptionalText(allow_none=True, load_default=None, validate=[Length(max=URL_MAX), check_web_url])
     body = Text(required=True, multiline=True, bidi="strip", validate=Length(1, BODY_MAX))
+    # Honeypot: the widget hides it from people; a bot that fills it is answered like anyone else.
+    company = fields.String(
+        load_default=None, allow_none=True, validate=Length(max=200),
+        metadata={"description": "Leave empty. Hidden from people; filled in only by bots."},
+    )
 
 
 class AuthorSchema(Schema):

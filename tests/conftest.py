@@ -1,6 +1,7 @@
 """Fixtures: an app per test on SQLite (in memory) or on TEST_DATABASE_URL (PostgreSQL), emptied after."""
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -74,14 +75,17 @@ def premod_site(app: Flask):
     return services.create_site("careful", "Careful Times", [ORIGIN], ModerationMode.PRE)
 
 
+_seq = itertools.count(1)
+
+
 def comment_payload(**overrides: Any) -> dict[str, Any]:
-    """A valid submission, with fields replaced or removed (value None removes when remove=True)."""
+    """A valid submission with fields replaced (`...` removes one); each body is new, never a duplicate."""
     data: dict[str, Any] = {
         "thread": "article-42",
         "thread_title": "مقال تجريبي",
         "author_name": "Layla",
         "author_email": "layla@example.org",
-        "body": "A thoughtful comment.",
+        "body": f"A thoughtful comment ({next(_seq)}).",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not ...}

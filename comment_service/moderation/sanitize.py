@@ -80,3 +80,11 @@ def sanitize_body(text: str) -> str:
 def plain_text_html(text: str) -> str:
     """Escape plain text (names, titles) for contexts that want HTML."""
     return escape(text, quote=True)
+
+
+_LINK = re.compile(r"<a\s[^>]*href=", re.IGNORECASE)
+
+
+def count_links(body_html: str) -> int:
+    """How many links a sanitised body holds (written and linkified alike)."""
+    return len(_LINK.findall(body_html))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,12 +13,13 @@ from sqlalchemy.orm import load_only
 
 from comment_service.errors import ApiError, FieldError
 from comment_service.extensions import db
-from comment_service.models import VISIBLE_VALUES, Comment, ModerationAction, Site, Thread
+from comment_service.models import VISIBLE_VALUES, Comment, ModerationAction, Site, Thread, utcnow
 from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
-from comment_service.services.sites import site_policy
+from comment_service.services.bans import active_ban
+from comment_service.services.sites import site_policy, site_settings
 from comment_service.moderation import privacy
 from comment_service.moderation.rules import Submission, evaluate
-from comment_service.moderation.sanitize import sanitize_body
+from comment_service.moderation.sanitize import count_links, sanitize_body
 from comment_service.moderation.status import Status, is_visible
 from comment_service.read_cache import read_cache
 from comment_service.schemas import comment_page_schema
@@ -56,14 +58,55 @@ def _check_parent(thread: Thread, parent_id: int | None) -> None:
         )
 
 
+DUPLICATE_WINDOW = timedelta(days=1)
+
+
+def author_facts(site: Site, digest: str, body: str, now: datetime, exclude_id: int | None = None) -> dict[str, bool]:
+    """What the rules need to know about an author's history on this site."""
+    has_approved = db.session.scalar(
+        sa.select(Comment.id).where(
+            Comment.site_id == site.id, Comment.email_hmac == digest, Comment.status == Status.APPROVED
+        ).limit(1)
+    )
+    duplicate_stmt = sa.select(Comment.id).where(
+        Comment.site_id == site.id,
+        Comment.email_hmac == digest,
+        Comment.created_at > now - DUPLICATE_WINDOW,
+        Comment.body_source == body,
+        Comment.status != Status.DELETED,
+    )
+    if exclude_id is not None:
+        duplicate_stmt = duplicate_stmt.where(Comment.id != exclude_id)
+    duplicate = db.session.scalar(duplicate_stmt.limit(1))
+    return {"author_has_approved_comment": has_approved is not None, "duplicate_of_recent": duplicate is not None}
+
+
+def thread_is_closed(site: Site, thread: Thread, now: datetime) -> bool:
+    """Closed by hand, or older than the site's auto-close age."""
+    days = site_settings(site)["auto_close_days"]
+    return thread.closed or (days is not None and thread.created_at < now - timedelta(days=days))
+
+
 def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> tuple[Comment, str]:
     """Store a reader's comment after validation, sanitising and moderation; return it and its edit token."""
+    now = utcnow()
+    if active_ban(site, data["author_email"], client_ip, now) is not None:
+        # Nothing is stored, and the thread is not even created.
+        raise ApiError(403, "author_banned", "You cannot comment on this site.")
     thread = _get_or_create_thread(site, data["thread"], data["thread_title"], data["thread_url"])
-    if thread.closed:
+    if thread_is_closed(site, thread, now):
         raise ApiError(403, "thread_closed", "This thread is closed to new comments.")
     _check_parent(thread, data["parent_id"])
 
-    decision = evaluate(site_policy(site), Submission(body=data["body"]))
+    digest = email_hmac(data["author_email"])
+    body_html = sanitize_body(data["body"])
+    submission = Submission(
+        body=data["body"],
+        link_count=count_links(body_html),
+        honeypot_filled=bool(data.get("company")),
+        **author_facts(site, digest, data["body"], now),
+    )
+    decision = evaluate(site_policy(site), submission)
     token = privacy.new_token()
     comment = Comment(
         site_id=site.id,
@@ -71,15 +114,16 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
         parent_id=data["parent_id"],
         author_name=data["author_name"],
         author_email=data["author_email"],
-        email_hmac=email_hmac(data["author_email"]),
+        email_hmac=digest,
         author_url=data["author_url"],
         avatar=avatar_for(site, data["author_email"]),
         body_source=data["body"],
-        body_html=sanitize_body(data["body"]),
+        body_html=body_html,
         status=decision.status,
         hold_reasons=[r.as_dict() for r in decision.reasons],
         ip_hmac=ip_hmac(client_ip),
         edit_token_hash=privacy.token_digest(token),
+        created_at=now,
     )
     db.session.add(comment)
     db.session.flush()
@@ -117,7 +161,9 @@ def public_comment(comment: Comment, thread_key: str) -> dict[str, Any]:
         "parent_id": comment.parent_id,
         "author": {"name": comment.author_name, "url": comment.author_url, "avatar": comment.avatar},
         "body_html": comment.body_html,
-        "status": comment.status.value,
+        # Rejected and spam comments look "awaiting moderation" to their author: a spammer learns
+        # nothing about the word lists or the honeypot.
+        "status": comment.status.value if comment.status in PUBLIC_STATUSES else Status.PENDING.value,
         "created_at": comment.created_at,
     }
 
@@ -130,6 +176,8 @@ class ThreadPage:
     body: bytes | None  # None when only the ETag was needed (a 304)
     origins: list[str]
 
+
+PUBLIC_STATUSES = frozenset({Status.PENDING, Status.PUBLISHED, Status.APPROVED})
 
 _PUBLIC_COLUMNS = load_only(
     Comment.id, Comment.parent_id, Comment.author_name, Comment.author_url, Comment.avatar,

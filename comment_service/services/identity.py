@@ -31,3 +31,8 @@ def avatar_for(site: Site, email: str) -> str:
     """A per-site avatar seed: the same person gets unrelated avatars on two sites."""
     key = privacy.derive_key(current_app.config["SECRET_KEY"], f"avatar:{site.id}")
     return privacy.keyed_digest(key, privacy.email_lookup_form(email))[:16]
+
+
+def domain_hmac(domain: str) -> str:
+    """The lookup digest of an email domain (domain bans)."""
+    return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[0], "domain:" + domain.casefold())

@@ -1,11 +1,14 @@
 """Site use cases: find, create, settings, API keys."""
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from comment_service.errors import ApiError
 from comment_service.extensions import db
-from comment_service.models import Site
+from comment_service.models import Site, SiteApiKey, utcnow
+from comment_service.moderation import privacy
 from comment_service.moderation.rules import Policy
 from comment_service.moderation.status import ModerationMode
 
@@ -18,9 +21,53 @@ def get_site(slug: str) -> Site:
     return site
 
 
+# Settings a site has until its admins change them (DESIGN.md section 5).
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "link_limit": 2,
+    "banned_words": [],
+    "suspect_words": [],
+    "hold_first_time": False,
+    "edit_window_minutes": 15,
+    "report_threshold": 3,
+    "auto_close_days": None,
+}
+
+
+def site_settings(site: Site) -> dict[str, Any]:
+    """Every setting of a site, defaults filled in."""
+    return {
+        "mode": site.moderation_mode.value,
+        "allowed_origins": list(site.allowed_origins),
+        **DEFAULT_SETTINGS,
+        **{k: v for k, v in (site.settings or {}).items() if k in DEFAULT_SETTINGS},
+    }
+
+
+def update_settings(site: Site, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply validated changes (any subset of the settings) and return the whole new settings."""
+    stored = dict(site.settings or {})
+    for name, value in changes.items():
+        if name == "mode":
+            site.moderation_mode = ModerationMode(value)
+        elif name == "allowed_origins":
+            site.allowed_origins = list(value)
+        else:
+            stored[name] = value
+    site.settings = stored  # a new dict, so the JSON column is seen as changed
+    db.session.commit()
+    return site_settings(site)
+
+
 def site_policy(site: Site) -> Policy:
     """The moderation policy a site's settings describe."""
-    return Policy(mode=site.moderation_mode)
+    settings = site_settings(site)
+    return Policy(
+        mode=site.moderation_mode,
+        link_limit=settings["link_limit"],
+        banned_words=tuple(settings["banned_words"]),
+        suspect_words=tuple(settings["suspect_words"]),
+        hold_first_time=settings["hold_first_time"],
+    )
 
 
 def create_site(slug: str, name: str, origins: list[str], mode: ModerationMode) -> Site:
@@ -29,3 +76,42 @@ def create_site(slug: str, name: str, origins: list[str], mode: ModerationMode) 
     db.session.add(site)
     db.session.commit()
     return site
+
+
+KEY_PREFIX = "mjl_"
+
+
+def issue_api_key(site: Site) -> str:
+    """Create a new API key for the site and return it; only its digest is stored."""
+    key = KEY_PREFIX + privacy.new_token()
+    db.session.add(SiteApiKey(site_id=site.id, prefix=key[:12], key_hash=privacy.token_digest(key)))
+    db.session.commit()
+    return key
+
+
+def revoke_api_keys(site: Site, prefix: str | None = None, keep: str | None = None) -> int:
+    """Revoke the site's keys (those starting with prefix, or all but `keep`); return how many."""
+    stmt = sa.select(SiteApiKey).where(SiteApiKey.site_id == site.id, SiteApiKey.revoked_at.is_(None))
+    if prefix is not None:
+        stmt = stmt.where(SiteApiKey.prefix == prefix[:12])
+    revoked = 0
+    for row in db.session.scalars(stmt):
+        if keep is not None and row.key_hash == privacy.token_digest(keep):
+            continue
+        row.revoked_at = utcnow()
+        revoked += 1
+    db.session.commit()
+    return revoked
+
+
+def site_for_key(key: str) -> Site | None:
+    """The site an active API key belongs to, or None."""
+    digest = privacy.token_digest(key)
+    row = db.session.execute(
+        sa.select(SiteApiKey, Site)
+        .join(Site, Site.id == SiteApiKey.site_id)
+        .where(SiteApiKey.key_hash == digest, SiteApiKey.revoked_at.is_(None))
+    ).first()
+    if row is None or not privacy.tokens_match(key, row[0].key_hash):
+        return None
+    return row[1]
