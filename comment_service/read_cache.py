@@ -1,42 +1,75 @@
-"""Per-process cache of serialised thread pages, keyed by a validator that includes the thread's version.
+"""Per-process caches of the public thread read.
 
-A key never names stale data: any visible change bumps the version and so the key. Entries only
-age out by LRU. Each gunicorn worker has its own; that is enough for a hot article.
+- Pages by ETag: serialised pages keyed by a validator that includes the thread's version. A key
+  never names stale data: any visible change bumps the version and so the key.
+- A short memo of the latest page per (site, thread, cursor, limit), for MAJLIS_READ_MEMO_SECONDS
+  (default 1 s, 0 turns it off). It spares the version probe on a hot article. A write in this
+  process clears it at once; a write in another process shows here within the memo's lifetime,
+  which is shorter than the Cache-Control max-age readers already accept.
 """
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Hashable
+from typing import Any
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 from flask import Flask, current_app
 
 
 class ReadCache:
-    """A thread-safe LRU of bytes."""
+    """Thread-safe LRU of page bytes plus a TTL memo of recent pages."""
 
-    def __init__(self, size: int) -> None:
-        self._data: LRUCache[str, bytes] = LRUCache(maxsize=size)
+    def __init__(self, size: int, memo_seconds: float, timer: Any = time.monotonic) -> None:
+        self._pages: LRUCache[str, bytes] = LRUCache(maxsize=size)
+        self._memo: TTLCache[Hashable, Any] | None = (
+            TTLCache(maxsize=size, ttl=memo_seconds, timer=timer) if memo_seconds > 0 else None
+        )
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
-        """The cached bytes, or None."""
+    def get(self, etag: str) -> bytes | None:
+        """The cached page bytes for an ETag, or None."""
         with self._lock:
-            return self._data.get(key)
+            return self._pages.get(etag)
 
-    def put(self, key: str, value: bytes) -> None:
-        """Remember bytes under key."""
+    def put(self, etag: str, value: bytes) -> None:
+        """Remember page bytes under their ETag."""
         with self._lock:
-            self._data[key] = value
+            self._pages[etag] = value
+
+    def recent(self, key: Hashable) -> Any:
+        """The memoised page for key if it is still fresh, else None."""
+        if self._memo is None:
+            return None
+        with self._lock:
+            return self._memo.get(key)
+
+    def remember(self, key: Hashable, page: Any) -> None:
+        """Memoise a page for the memo's lifetime."""
+        if self._memo is not None:
+            with self._lock:
+                self._memo[key] = page
+
+    def forget_recent(self) -> None:
+        """Drop every memoised page (this process changed a thread)."""
+        if self._memo is not None:
+            with self._lock:
+                self._memo.clear()
 
     def clear(self) -> None:
         """Forget everything (tests)."""
         with self._lock:
-            self._data.clear()
+            self._pages.clear()
+            if self._memo is not None:
+                self._memo.clear()
 
 
 def init_read_cache(app: Flask) -> None:
     """Attach a cache sized by MAJLIS_CACHE_SIZE to the app."""
-    app.extensions["majlis_read_cache"] = ReadCache(app.config["MAJLIS_CACHE_SIZE"])
+    app.extensions["majlis_read_cache"] = ReadCache(
+        app.config["MAJLIS_CACHE_SIZE"], app.config["MAJLIS_READ_MEMO_SECONDS"]
+    )
 
 
 def read_cache() -> ReadCache:

@@ -14,6 +14,7 @@ Every variable the service reads is listed once, here:
 | MAJLIS_TRUSTED_PROXIES | 0 | hops of X-Forwarded-For to trust (ProxyFix); 0 ignores the header |
 | MAJLIS_READ_MAX_AGE | 5 | seconds a public thread read may be cached (Cache-Control) |
 | MAJLIS_CACHE_SIZE | 2048 | serialised thread pages kept per process |
+| MAJLIS_READ_MEMO_SECONDS | 1 | a process reuses a thread page this long before probing its version again (0: always probe) |
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ class Config:
         self.MAJLIS_TRUSTED_PROXIES = int(env.get("MAJLIS_TRUSTED_PROXIES", "0"))
         self.MAJLIS_READ_MAX_AGE = int(env.get("MAJLIS_READ_MAX_AGE", "5"))
         self.MAJLIS_CACHE_SIZE = int(env.get("MAJLIS_CACHE_SIZE", "2048"))
+        self.MAJLIS_READ_MEMO_SECONDS = float(env.get("MAJLIS_READ_MEMO_SECONDS", "1"))
         self.JSON_SORT_KEYS = False
 
     def _default_secret(self) -> str:

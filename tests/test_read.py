@@ -5,7 +5,8 @@ import pytest
 import sqlalchemy as sa
 
 from comment_service.extensions import db
-from comment_service.models import Comment
+from comment_service.models import Comment, Thread
+from comment_service.read_cache import ReadCache
 from comment_service.moderation.status import Status
 from tests.conftest import post
 
@@ -106,9 +107,7 @@ def test_pending_comment_does_not_change_the_public_page(client, premod_site):
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
 
 
-def test_cached_page_is_served_without_querying_comments(app, client, site):
-    post(client)
-    client.get(URL)
+def _statements(client, url=URL) -> tuple[object, list[str]]:
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
@@ -116,11 +115,50 @@ def test_cached_page_is_served_without_querying_comments(app, client, site):
 
     sa.event.listen(db.engine, "before_cursor_execute", record)
     try:
-        r = client.get(URL)
+        r = client.get(url)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
+    return r, statements
+
+
+def test_hot_thread_read_runs_no_query_within_the_memo(client, site):
+    post(client)
+    client.get(URL)
+    r, statements = _statements(client)
+    assert r.status_code == 200 and statements == []
+
+
+@pytest.mark.parametrize("app_config", [{"MAJLIS_READ_MEMO_SECONDS": 0}])
+def test_cached_page_costs_one_indexed_probe(client, site):
+    post(client)
+    client.get(URL)
+    r, statements = _statements(client)
     assert r.status_code == 200
     assert len(statements) == 1 and "FROM site" in statements[0]
+
+
+def test_change_by_another_process_shows_after_the_memo_expires(app, client, site):
+    now = [1000.0]
+    app.extensions["majlis_read_cache"] = ReadCache(64, 1.0, timer=lambda: now[0])
+    post(client, body="one")
+    assert len(client.get(URL).get_json()["comments"]) == 1
+    # another worker publishes a comment: the database changes, this process's memo does not know
+    other = db.session.get(Comment, 1)
+    db.session.add(Comment(**{c: getattr(other, c) for c in (
+        "site_id", "thread_id", "author_name", "author_email", "email_hmac", "avatar", "body_source",
+        "body_html", "status")}))
+    db.session.execute(sa.update(Thread).values(version=Thread.version + 1, comment_count=2))
+    db.session.commit()
+    assert len(client.get(URL).get_json()["comments"]) == 1  # within the memo: the page it had
+    now[0] += 1.5
+    assert len(client.get(URL).get_json()["comments"]) == 2  # after it: the new version
+
+
+def test_own_write_is_visible_at_once(client, site):
+    post(client, body="one")
+    client.get(URL)
+    post(client, body="two")
+    assert len(client.get(URL).get_json()["comments"]) == 2
 
 
 def test_counts_for_many_threads_in_one_request(client, site, premod_site):

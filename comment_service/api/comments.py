@@ -45,7 +45,8 @@ def list_comments(site: str):
     after = int(args["cursor"]) if args["cursor"] else None
     page = services.thread_page(site, args["thread"], after, args["limit"], request.headers.get("If-None-Match"))
     g.site_origins = page.origins
-    resp = Response(page.body, status=200 if page.body is not None else 304, mimetype="application/json")
+    fresh = page.matches(request.headers.get("If-None-Match"))
+    resp = Response(None if fresh else page.body, status=304 if fresh else 200, mimetype="application/json")
     resp.headers["ETag"] = page.etag
     resp.headers["Cache-Control"] = f"public, max-age={current_app.config['MAJLIS_READ_MAX_AGE']}"
     return resp

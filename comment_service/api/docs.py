@@ -9,11 +9,13 @@ from flask import current_app
 
 from comment_service import schemas
 from comment_service.api import bp
+from comment_service.api.converters import SLUG_PATTERN
 
 SITE = {
     "name": "site", "in": "path", "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-    "description": "The site's public id (slug).",
+    # The URL converter's own pattern: any other id is a 404 before a query runs.
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{SLUG_PATTERN}$"},
+    "description": "The site's public id (slug): lowercase letters, digits and dashes.",
 }
 
 

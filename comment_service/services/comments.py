@@ -146,6 +146,7 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
 
 def _bump_thread(thread_id: int, delta: int) -> None:
     """Count a visible change: the version moves so every cached page of the thread goes stale."""
+    read_cache().forget_recent()  # this process sees its own writes at once; others within the memo TTL
     db.session.execute(
         sa.update(Thread)
         .where(Thread.id == thread_id)
@@ -173,8 +174,12 @@ class ThreadPage:
     """A serialised page of a thread and the validator that names it."""
 
     etag: str
-    body: bytes | None  # None when only the ETag was needed (a 304)
+    body: bytes | None  # None when the client's ETag matched and nothing was cached to send
     origins: list[str]
+
+    def matches(self, if_none_match: str | None) -> bool:
+        """True when the client already holds this page (If-None-Match)."""
+        return bool(if_none_match) and self.etag in {t.strip() for t in if_none_match.split(",")}
 
 
 PUBLIC_STATUSES = frozenset({Status.PENDING, Status.PUBLISHED, Status.APPROVED})
@@ -184,29 +189,41 @@ _PUBLIC_COLUMNS = load_only(
     Comment.body_html, Comment.status, Comment.created_at,
 )
 
+# The version probe, built once: the site (404 if absent) and, if it exists, the thread.
+_PROBE = (
+    sa.select(
+        Site.id, Site.allowed_origins, Thread.id, Thread.version, Thread.created_at,
+        Thread.title, Thread.url, Thread.closed, Thread.comment_count,
+    )
+    .select_from(Site)
+    .outerjoin(Thread, sa.and_(Thread.site_id == Site.id, Thread.key == sa.bindparam("key")))
+    .where(Site.slug == sa.bindparam("slug"))
+)
+
 
 def thread_page(slug: str, key: str, after: int | None, limit: int, if_none_match: str | None) -> ThreadPage:
-    """A page of a thread's visible comments, oldest first, from the cache when the thread is unchanged."""
-    row = db.session.execute(
-        sa.select(
-            Site.id, Site.allowed_origins, Thread.id, Thread.version, Thread.created_at,
-            Thread.title, Thread.url, Thread.closed, Thread.comment_count,
-        )
-        .select_from(Site)
-        .outerjoin(Thread, sa.and_(Thread.site_id == Site.id, Thread.key == key))
-        .where(Site.slug == slug)
-    ).first()
+    """A page of a thread's visible comments, oldest first.
+
+    Three layers keep the hot path cheap: a per-process memo of the page for
+    MAJLIS_READ_MEMO_SECONDS (cleared by every write this process makes), then one indexed probe
+    of the thread's version, then the serialised page cached under the version's ETag.
+    """
+    cache = read_cache()
+    memo_key = (slug, key, after, limit)
+    page = cache.recent(memo_key)
+    if page is not None:
+        return page
+    # A plain Core execution: the ORM adds nothing to a column probe but cost on every read.
+    row = db.session.connection().execute(_PROBE, {"slug": slug, "key": key}).first()
     if row is None:
         raise ApiError(404, "site_not_found", "No site with this id.")
     site_id, origins, thread_id, version, created, title, url, closed, count = row
     stamp = f"{site_id}/{key}/{thread_id}/{created.timestamp() if created else 0}/{version}/{after}/{limit}"
     etag = '"' + hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest() + '"'
-    if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
-        return ThreadPage(etag, None, origins)
-
-    cache = read_cache()
     body = cache.get(etag)
     if body is None:
+        if ThreadPage(etag, None, origins).matches(if_none_match):
+            return ThreadPage(etag, None, origins)
         comments: list[Comment] = []
         if thread_id is not None:
             stmt = (
@@ -221,14 +238,16 @@ def thread_page(slug: str, key: str, after: int | None, limit: int, if_none_matc
             comments = list(db.session.scalars(stmt))
         more = len(comments) > limit
         comments = comments[:limit]
-        page = {
+        data = {
             "thread": {"key": key, "title": title, "url": url, "closed": bool(closed), "comment_count": count or 0},
             "comments": [public_comment(c, key) for c in comments],
             "next_cursor": str(comments[-1].id) if more else None,
         }
-        body = current_app.json.dumps(comment_page_schema.dump(page), separators=(",", ":")).encode()
+        body = current_app.json.dumps(comment_page_schema.dump(data), separators=(",", ":")).encode()
         cache.put(etag, body)
-    return ThreadPage(etag, body, origins)
+    page = ThreadPage(etag, body, origins)
+    cache.remember(memo_key, page)
+    return page
 
 
 def thread_counts(site: Site, keys: list[str]) -> dict[str, int]:
