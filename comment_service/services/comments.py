@@ -139,12 +139,12 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
         )
     )
     if is_visible(comment.status):
-        _bump_thread(thread.id, +1)
+        bump_thread(thread.id, +1)
     db.session.commit()
     return comment, token
 
 
-def _bump_thread(thread_id: int, delta: int) -> None:
+def bump_thread(thread_id: int, delta: int) -> None:
     """Count a visible change: the version moves so every cached page of the thread goes stale."""
     read_cache().forget_recent()  # this process sees its own writes at once; others within the memo TTL
     db.session.execute(
