@@ -5,6 +5,7 @@ client can get carries a stable code (see errors.FieldError and errors.BUILTIN_C
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -128,7 +129,10 @@ class Email(fields.String):
         return result.normalized
 
 
-CURSOR_RE = r"^[0-9]{1,10}$"
+CURSOR_RE = r"^[0-9]{1,10}$"  # ASCII only: see check_cursor
+
+
+WEB_URL_DOC = {"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "description": "An http(s) address with a host; empty means none."}
 
 
 class CommentCreateSchema(Schema):
@@ -139,11 +143,15 @@ class CommentCreateSchema(Schema):
 
     thread = Text(required=True, validate=Length(1, THREAD_KEY_MAX), metadata={"description": "The article's key: its id or path on the site."})
     thread_title = OptionalText(allow_none=True, load_default=None, validate=Length(max=TITLE_MAX))
-    thread_url = OptionalText(allow_none=True, load_default=None, validate=[Length(max=2000), check_web_url])
+    thread_url = OptionalText(
+        allow_none=True, load_default=None, validate=[Length(max=2000), check_web_url], metadata=WEB_URL_DOC
+    )
     parent_id = fields.Integer(strict=True, allow_none=True, load_default=None, validate=Range(1, ID_MAX))
     author_name = Text(required=True, validate=Length(1, NAME_MAX))
     author_email = Email(required=True, metadata={"format": "email", "maxLength": EMAIL_MAX})
-    author_url = OptionalText(allow_none=True, load_default=None, validate=[Length(max=URL_MAX), check_web_url])
+    author_url = OptionalText(
+        allow_none=True, load_default=None, validate=[Length(max=URL_MAX), check_web_url], metadata=WEB_URL_DOC
+    )
     body = Text(required=True, multiline=True, bidi="strip", validate=Length(1, BODY_MAX))
     # Honeypot: the widget hides it from people; a bot that fills it is answered like anyone else.
     company = fields.String(
@@ -197,9 +205,10 @@ class CommentPageSchema(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-def check_cursor_range(value: str) -> None:
-    """A cursor is a comment id; one past the id range would overflow PostgreSQL's integer."""
-    if value.isdigit() and int(value) > ID_MAX:
+def check_cursor(value: str) -> None:
+    """A cursor is a comment id: ASCII digits ("²".isdigit() is true too) within the id range,
+    since one past it would overflow PostgreSQL's integer."""
+    if not re.fullmatch(CURSOR_RE, value, re.ASCII) or int(value) > ID_MAX:
         raise_field("invalid_cursor", "Not a valid cursor.")
 
 
@@ -210,9 +219,7 @@ class CommentListQuery(Schema):
         unknown = EXCLUDE
 
     thread = Text(required=True, validate=Length(1, THREAD_KEY_MAX))
-    cursor = fields.String(
-        load_default=None, validate=[Regexp(CURSOR_RE, "invalid_cursor", "Not a valid cursor."), check_cursor_range]
-    )
+    cursor = fields.String(load_default=None, validate=check_cursor, metadata={"pattern": CURSOR_RE})
     limit = fields.Integer(load_default=100, validate=Range(1, LIMIT_MAX))
 
 

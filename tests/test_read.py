@@ -215,3 +215,10 @@ def test_odd_query_strings_never_500(client, site, query):
     post(client, thread="a")
     r = client.get(f"/api/v1/sites/news/{query}")
     assert r.status_code in (200, 422), r.get_json()
+
+
+@pytest.mark.parametrize("cursor", ["%C2%B2", "12%C2%B9", "%E2%91%A0", "%D9%A3", "12345678901"])
+def test_non_ascii_or_overlong_cursor_is_one_field_error(client, site, cursor):
+    r = client.get(f"/api/v1/sites/news/comments?thread=a&cursor={cursor}")
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"]["cursor"] == [{"code": "invalid_cursor", "message": "Not a valid cursor."}]

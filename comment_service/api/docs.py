@@ -26,7 +26,7 @@ def _json(schema: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Malformed JSON, invalid UTF-8 or characters no database can store.",
-        403: "Origin not allowed, or the thread is closed.",
+        403: "Origin not allowed, the thread is closed, or the author is banned.",
         404: "No such site.",
         413: "Body over the size limit.",
         415: "Not JSON.",

@@ -36,3 +36,9 @@ def avatar_for(site: Site, email: str) -> str:
 def domain_hmac(domain: str) -> str:
     """The lookup digest of an email domain (domain bans)."""
     return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[0], "domain:" + domain.casefold())
+
+
+def reader_fingerprint(client_ip: str | None, user_agent: str | None) -> str:
+    """Who reported, as far as an anonymous reader can be told apart: IP prefix and browser, keyed."""
+    prefix = privacy.ip_prefix(client_ip) or "-"
+    return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[1], f"report|{prefix}|{user_agent or ''}")
