@@ -13,8 +13,8 @@ from comment_service import services
 from comment_service.api.converters import SLUG_PATTERN
 from comment_service.extensions import db
 from comment_service.models import Site, SiteApiKey, Thread
-from comment_service.services.sites import issue_api_key, revoke_api_keys
 from comment_service.moderation.status import ModerationMode
+from comment_service.services.sites import issue_api_key, revoke_api_keys
 
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 ORIGIN_RE = re.compile(r"^https?://[^/\s]+$")

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from comment_service.extensions import db
 from comment_service.models import Comment, Thread
-from comment_service.read_cache import ReadCache
 from comment_service.moderation.status import Status
+from comment_service.read_cache import ReadCache
 from tests.conftest import post
 
 URL = "/api/v1/sites/news/comments?thread=article-42"

@@ -7,8 +7,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from comment_service.schemas.fields import (
     BODY_MAX,
-    EMAIL_MAX,
     COUNTS_MAX,
+    EMAIL_MAX,
     ID_MAX,
     LIMIT_MAX,
     NAME_MAX,

@@ -14,15 +14,15 @@ from sqlalchemy.orm import load_only
 from comment_service.errors import ApiError, FieldError
 from comment_service.extensions import db
 from comment_service.models import VISIBLE_VALUES, Comment, ModerationAction, Site, Thread, utcnow
-from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
-from comment_service.services.bans import active_ban
-from comment_service.services.sites import site_policy, site_settings
 from comment_service.moderation import privacy
 from comment_service.moderation.rules import Submission, evaluate
 from comment_service.moderation.sanitize import count_links, sanitize_body
 from comment_service.moderation.status import Status, is_visible
 from comment_service.read_cache import read_cache
 from comment_service.schemas import comment_page_schema
+from comment_service.services.bans import active_ban
+from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
+from comment_service.services.sites import site_policy, site_settings
 
 
 def _get_or_create_thread(site: Site, key: str, title: str | None, url: str | None) -> Thread:
