@@ -5,3 +5,5 @@ client can get carries a stable code (see errors.FieldError and errors.BUILTIN_C
 """
 from comment_service.schemas.fields import *  # noqa: F403
 from comment_service.schemas.public import *  # noqa: F403
+from comment_service.schemas.moderation import *  # noqa: F403
+from comment_service.schemas.admin import *  # noqa: F403

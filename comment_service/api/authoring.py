@@ -1,0 +1,2 @@
+"""placeholder: filled by the authoring work"""
+from __future__ import annotations

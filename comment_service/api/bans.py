@@ -1,0 +1,2 @@
+"""placeholder: filled by the bans work"""
+from __future__ import annotations

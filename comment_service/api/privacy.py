@@ -1,0 +1,2 @@
+"""placeholder: filled by the privacy work"""
+from __future__ import annotations
