@@ -9,6 +9,7 @@ Every variable the service reads is listed once, here:
 | DATABASE_URL | sqlite:///<instance>/majlis.db | SQLAlchemy URL; postgres:// is accepted and means psycopg 3 |
 | RATELIMIT_STORAGE_URI | memory:// | Flask-Limiter storage, e.g. redis://127.0.0.1:6379/0 |
 | MAJLIS_POST_RATE_LIMIT | 5 per minute;60 per hour | limit on comment submissions per client IP |
+| MAJLIS_REPORT_RATE_LIMIT | 10 per minute;100 per day | limit on reader reports per client IP |
 | MAJLIS_RATELIMIT_ENABLED | true | turn all rate limits off (benchmarks, trusted back ends) |
 | MAJLIS_MAX_BODY_BYTES | 65536 | requests above this size get 413 |
 | MAJLIS_TRUSTED_PROXIES | 0 | hops of X-Forwarded-For to trust (ProxyFix); 0 ignores the header |
@@ -58,6 +59,7 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = False
         self.RATELIMIT_STRATEGY = "moving-window"
         self.MAJLIS_POST_RATE_LIMIT = env.get("MAJLIS_POST_RATE_LIMIT", "5 per minute;60 per hour")
+        self.MAJLIS_REPORT_RATE_LIMIT = env.get("MAJLIS_REPORT_RATE_LIMIT", "10 per minute;100 per day")
         self.MAX_CONTENT_LENGTH = int(env.get("MAJLIS_MAX_BODY_BYTES", "65536"))
         self.MAJLIS_TRUSTED_PROXIES = int(env.get("MAJLIS_TRUSTED_PROXIES", "0"))
         self.MAJLIS_READ_MAX_AGE = int(env.get("MAJLIS_READ_MAX_AGE", "5"))

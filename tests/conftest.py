@@ -94,3 +94,19 @@ def comment_payload(**overrides: Any) -> dict[str, Any]:
 def post(client: FlaskClient, slug: str = "news", **overrides: Any):
     """POST a comment (JSON) to a site."""
     return client.post(f"/api/v1/sites/{slug}/comments", json=comment_payload(**overrides))
+
+
+@pytest.fixture
+def key(site) -> str:
+    """An API key of the "news" site."""
+    from comment_service.services.sites import issue_api_key
+
+    return issue_api_key(site)
+
+
+def auth(key: str, moderator: str | None = None) -> dict[str, str]:
+    """Headers of an API call with this key (as this moderator)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    if moderator:
+        headers["X-Majlis-Moderator"] = moderator
+    return headers

@@ -1,2 +1,167 @@
 """Moderation API: settings, queues, claims, decisions, history, reports (site API key)."""
 from __future__ import annotations
+
+from flask import current_app, g, request
+
+from comment_service import schemas
+from comment_service.api import bp
+from comment_service.api.cors import require_allowed_origin
+from comment_service.api.http import json_body
+from comment_service.auth import require_site_key
+from comment_service.errors import ApiError
+from comment_service.extensions import limiter
+from comment_service.models import Site, utcnow
+from comment_service.moderation.status import Action
+from comment_service.services import get_site, moderation, reports, sites
+from comment_service.services.moderation import Change, Queue
+
+MODERATOR_HEADER = "X-Majlis-Moderator"
+
+
+def _actor() -> str:
+    """The key, and the person behind it when the caller says (one key may serve many moderators)."""
+    name = request.headers.get(MODERATOR_HEADER, "").strip()
+    if not name:
+        return g.actor
+    if len(name) > 64 or not name.isprintable():
+        raise ApiError(400, "invalid_moderator", f"{MODERATOR_HEADER} must be 1-64 printable characters.")
+    return f"{g.actor}/{name}"
+
+
+def _queue(name: str) -> Queue:
+    try:
+        return Queue(name)
+    except ValueError:
+        known = ", ".join(q.value for q in Queue)
+        raise ApiError(404, "queue_not_found", f"No queue {name!r}; queues: {known}.") from None
+
+
+def _change(data: dict) -> Change:
+    return Change(Action(data["action"]), data["revision"], "moderator", _actor(), data.get("reason"), data.get("note"))
+
+
+def _view(site: Site, comment_id: int) -> dict:
+    items, _ = moderation._items_by_id(site, [comment_id])
+    return items[0]
+
+
+@bp.get("/sites/<slug:site>/settings")
+@require_site_key
+def get_settings(site: Site):
+    """A site's moderation settings, defaults filled in."""
+    return schemas.settings_out_schema.dump(sites.site_settings(site))
+
+
+@bp.put("/sites/<slug:site>/settings")
+@require_site_key
+def put_settings(site: Site):
+    """Change any subset of a site's settings; answers with all of them."""
+    changes = schemas.settings_schema.load(json_body())
+    return schemas.settings_out_schema.dump(sites.update_settings(site, changes))
+
+
+@bp.get("/sites/<slug:site>/queues")
+@require_site_key
+def queue_counts(site: Site):
+    """How many comments wait in each queue, and the age of the oldest pending one."""
+    return moderation.queue_counts(site, utcnow())
+
+
+@bp.get("/sites/<slug:site>/queues/<queue>")
+@require_site_key
+def queue_page(site: Site, queue: str):
+    """A page of a queue, oldest first, with everything needed to decide."""
+    q = _queue(queue)
+    args = schemas.queue_query.load(request.args.to_dict())
+    items, more = moderation.queue_items(site, q, int(args["cursor"]) if args["cursor"] else None, args["limit"])
+    return schemas.QueuePageSchema().dump({"items": items, "next_cursor": str(more) if more else None})
+
+
+@bp.post("/sites/<slug:site>/queues/<queue>/claim")
+@require_site_key
+def claim(site: Site, queue: str):
+    """Lease up to `limit` unclaimed items of a queue to the caller."""
+    q = _queue(queue)
+    args = schemas.claim_schema.load(json_body())
+    items = moderation.claim_batch(site, q, _actor(), args["limit"], args["lease_seconds"])
+    return schemas.ClaimedSchema().dump({"items": items})
+
+
+@bp.post("/sites/<slug:site>/queues/<queue>/release")
+@require_site_key
+def release(site: Site, queue: str):
+    """Give back items the caller holds."""
+    _queue(queue)
+    args = schemas.release_schema.load(json_body())
+    return {"released": moderation.release_claims(site, _actor(), args["ids"])}
+
+
+@bp.get("/sites/<slug:site>/comments/<int:comment_id>")
+@require_site_key
+def moderator_comment(site: Site, comment_id: int):
+    """One comment as moderators see it."""
+    moderation.get_comment(site, comment_id)
+    return schemas.ModeratorCommentSchema().dump(_view(site, comment_id))
+
+
+@bp.post("/sites/<slug:site>/comments/<int:comment_id>/decision")
+@require_site_key
+def decide(site: Site, comment_id: int):
+    """Approve, reject, mark spam or not, delete or restore the revision the moderator saw."""
+    change = _change(schemas.decision_schema.load(json_body()))
+    moderation.decide(site, comment_id, change)
+    return schemas.DecidedSchema().dump({"comment": _view(site, comment_id)})
+
+
+@bp.post("/sites/<slug:site>/decisions")
+@require_site_key
+def decide_bulk(site: Site):
+    """Up to 100 decisions; each succeeds or fails on its own."""
+    data = schemas.bulk_schema.load(json_body())
+    results = moderation.decide_many(site, [(d["id"], _change(d)) for d in data["decisions"]])
+    return schemas.BulkResultSchema().dump({"results": results})
+
+
+@bp.get("/sites/<slug:site>/comments/<int:comment_id>/history")
+@require_site_key
+def comment_history(site: Site, comment_id: int):
+    """Every recorded change of a comment, oldest first."""
+    return schemas.HistorySchema().dump({"history": moderation.history(site, comment_id)})
+
+
+def _report_limit() -> str:
+    return current_app.config["MAJLIS_REPORT_RATE_LIMIT"]
+
+
+@bp.post("/sites/<slug:site>/comments/<int:comment_id>/reports")
+@limiter.limit(_report_limit)
+def report(site: str, comment_id: int):
+    """A reader reports a visible comment (counted once per reader)."""
+    site_obj = get_site(site)
+    g.site_origins = site_obj.allowed_origins
+    require_allowed_origin()
+    data = schemas.report_create_schema.load(json_body())
+    new, _ = reports.report_comment(
+        site_obj, comment_id, data["reason"], data["note"], request.remote_addr, request.headers.get("User-Agent")
+    )
+    # The same answer for a repeat: a reader cannot probe whether their report was counted.
+    return {"received": True}, 201 if new else 200
+
+
+@bp.get("/sites/<slug:site>/comments/<int:comment_id>/reports")
+@require_site_key
+def comment_reports(site: Site, comment_id: int):
+    """A comment's reports."""
+    return schemas.ReportListSchema().dump({"reports": reports.comment_reports(site, comment_id)})
+
+
+@bp.post("/sites/<slug:site>/comments/<int:comment_id>/reports/dismiss")
+@require_site_key
+def dismiss(site: Site, comment_id: int):
+    """Close a comment's open reports as unfounded; it keeps its status."""
+    data = schemas.dismiss_schema.load(json_body())
+    reports.dismiss_reports(site, comment_id, Change(Action.APPROVE, data["revision"], "moderator", _actor(),
+                                                     note=data["note"]))
+    return schemas.DecidedSchema().dump({"comment": _view(site, comment_id)})
+
+

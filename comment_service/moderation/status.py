@@ -65,3 +65,26 @@ def next_status(current: Status, action: Action, previous: Status | None = None)
     if target is None:
         return previous if previous is not None and previous is not Status.DELETED else Status.PENDING
     return target
+
+
+class RejectReason(StrEnum):
+    """Why a moderator rejected a comment (shown in the audit log and, later, to the author)."""
+
+    ABUSE = "abuse"
+    PERSONAL_ATTACK = "personal_attack"
+    HATE = "hate"
+    SPAM_LIKE = "spam_like"
+    OFF_TOPIC = "off_topic"
+    MISINFORMATION = "misinformation"
+    PRIVACY = "privacy"
+    ILLEGAL = "illegal"
+    OTHER = "other"
+
+
+class ReportReason(StrEnum):
+    """Why a reader reported a comment."""
+
+    SPAM = "spam"
+    ABUSE = "abuse"
+    OFF_TOPIC = "off_topic"
+    OTHER = "other"
