@@ -112,11 +112,11 @@ def news_threads(client, site):
 # items neither, so without it every item would be reported as plain `test_api`.
 @schema.parametrize()
 @pytest.mark.parametrize("slug", ["news"])
-@settings(max_examples=250, suppress_health_check=SHARED_FIXTURES)
-def test_api(case: schemathesis.Case, app, news_threads, slug: str) -> None:
-    """Every operation, with the real logic behind it (site "news"); every response checked."""
+@settings(max_examples=120, suppress_health_check=SHARED_FIXTURES)
+def test_api(case: schemathesis.Case, app, news_threads, key, slug: str) -> None:
+    """Every operation, with the real logic behind it (site "news" and its API key); every response checked."""
     assert not case.path_parameters or case.path_parameters["site"] == slug == news_threads.slug
-    case.call_and_validate(app=app)
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {key}"})
 
 
 @any_site_schema.parametrize()

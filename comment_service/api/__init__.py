@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from comment_service.api import authoring, bans, comments, cors, docs, moderation, privacy  # noqa: E402,F401,I001  (routes register on import)
+from comment_service.api import authoring, bans, comments, cors, docs, moderation, moderation_docs, privacy  # noqa: E402,F401,I001  (routes register on import)
