@@ -17,7 +17,7 @@ def test_created_comment_shape(client, site):
     r = post(client, author_url="https://layla.example/blog", thread_url="https://news.example/a/42")
     assert r.status_code == 201
     body = r.get_json()
-    assert set(body) == {"comment", "edit_token"}
+    assert set(body) == {"comment", "edit_token", "editable_until"}
     c = body["comment"]
     assert set(c) == {"id", "thread", "parent_id", "author", "body_html", "status", "created_at"}
     assert c["thread"] == "article-42"
@@ -266,3 +266,33 @@ def test_required_reads_the_same_whether_missing_or_blank(client, site):
     missing = post(client, body=...).get_json()["error"]["fields"]["body"][0]
     blank = post(client, body="  ").get_json()["error"]["fields"]["body"][0]
     assert missing == blank == {"code": "required", "message": "This field is required."}
+
+
+def test_author_sees_own_pending_comments_by_token_only(client, premod_site):
+    mine = post(client, "careful").get_json()
+    other = post(client, "careful", author_email="x@example.org").get_json()
+    assert mine["editable_until"] > mine["comment"]["created_at"]
+    r = client.post("/api/v1/sites/careful/comments/own", json={"comments": [
+        {"id": mine["comment"]["id"], "edit_token": mine["edit_token"]},
+        {"id": other["comment"]["id"], "edit_token": mine["edit_token"]},  # not mine: left out, silently
+        {"id": 99999, "edit_token": "nope"},
+    ]})
+    assert r.status_code == 200
+    found = r.get_json()["comments"]
+    assert [c["comment"]["id"] for c in found] == [mine["comment"]["id"]]
+    assert found[0]["comment"]["status"] == "pending" and "email" not in str(found)
+    assert client.get("/api/v1/sites/careful/comments?thread=article-42").get_json()["comments"] == []
+
+
+def test_own_comments_of_another_site_are_not_found(client, site, premod_site):
+    mine = post(client, "careful").get_json()
+    r = client.post("/api/v1/sites/news/comments/own",
+                    json={"comments": [{"id": mine["comment"]["id"], "edit_token": mine["edit_token"]}]})
+    assert r.get_json() == {"comments": []}
+
+
+@pytest.mark.parametrize("body,field", [({}, "comments"), ({"comments": [{"id": 1}]}, "comments.0.edit_token"),
+                                        ({"comments": [{"id": 1, "edit_token": "t"}] * 51}, "comments")])
+def test_own_comments_validation(client, site, body, field):
+    r = client.post("/api/v1/sites/news/comments/own", json=body)
+    assert r.status_code == 422 and field in r.get_json()["error"]["fields"]

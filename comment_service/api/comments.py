@@ -9,11 +9,14 @@ from comment_service.api.cors import require_allowed_origin
 from comment_service.api.http import json_body
 from comment_service.extensions import limiter
 from comment_service.schemas import (
+    OwnCommentsSchema,
     comment_create_schema,
     comment_created_schema,
     comment_list_query,
     counts_query,
+    own_query_schema,
 )
+from comment_service.services import own
 
 
 def _post_limit() -> str:
@@ -34,8 +37,23 @@ def create_comment(site: str):
     require_allowed_origin()
     data = comment_create_schema.load(json_body())
     comment, token = services.submit_comment(site_obj, data, request.remote_addr)
-    body = {"comment": services.public_comment(comment, data["thread"]), "edit_token": token}
+    body = {
+        "comment": services.public_comment(comment, data["thread"]),
+        "edit_token": token,
+        "editable_until": own.editable_until(site_obj, comment.created_at),
+    }
     return comment_created_schema.dump(body), 201
+
+
+@bp.post("/sites/<slug:site>/comments/own")
+def own_comments(site: str):
+    """The author's own comments, by the edit tokens their browser kept (pending ones included)."""
+    site_obj = services.get_site(site)
+    g.site_origins = site_obj.allowed_origins
+    require_allowed_origin()
+    data = own_query_schema.load(json_body())
+    found = own.own_comments(site_obj, [(c["id"], c["edit_token"]) for c in data["comments"]])
+    return OwnCommentsSchema().dump({"comments": found})
 
 
 @bp.get("/sites/<slug:site>/comments")

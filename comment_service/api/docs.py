@@ -11,6 +11,8 @@ for name, schema in [
     ("CommentCreate", schemas.CommentCreateSchema),
     ("Comment", schemas.CommentSchema),
     ("CommentCreated", schemas.CommentCreatedSchema),
+    ("OwnQuery", schemas.OwnQuerySchema),
+    ("OwnComments", schemas.OwnCommentsSchema),
     ("CommentPage", schemas.CommentPageSchema),
     ("Counts", schemas.CountsSchema),
     ("Error", schemas.ErrorSchema),
@@ -42,6 +44,22 @@ document(
             "responses": {
                 "201": {"description": "Stored; `status` says whether it is visible yet.", **json_content("CommentCreated")},
                 **errors(400, 403, 404, 413, 415, 422, 429),
+            },
+        },
+    },
+)
+document(
+    path="/api/v1/sites/{site}/comments/own",
+    parameters=[SITE],
+    operations={
+        "post": {
+            "summary": "An author's own comments, by the edit tokens their browser kept (pending ones included).",
+            "operationId": "ownComments",
+            "requestBody": {"required": True, **json_content("OwnQuery")},
+            "responses": {
+                "200": {"description": "The comments whose token matched; others are left out.",
+                        **json_content("OwnComments")},
+                **errors(400, 403, 404, 413, 415, 422),
             },
         },
     },

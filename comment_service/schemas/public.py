@@ -64,22 +64,61 @@ class AuthorSchema(Schema):
 
 
 class CommentSchema(Schema):
-    """A comment as readers see it."""
+    """A comment as readers see it; in a thread page, a hidden parent of a listed reply is a tombstone:
+    status "deleted", author null, empty body."""
 
     id = fields.Integer(required=True)
     thread = fields.String(required=True)
     parent_id = fields.Integer(allow_none=True, required=True)
-    author = fields.Nested(AuthorSchema, required=True)
+    author = fields.Nested(
+        AuthorSchema, required=True, allow_none=True, metadata={"description": "null for a tombstone."}
+    )
     body_html = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["pending", "published", "approved"]))
+    status = fields.String(
+        required=True, validate=validate.OneOf(["pending", "published", "approved", "deleted"]),
+        metadata={"description": "`deleted` only for a tombstone: a hidden comment that listed replies answer."},
+    )
     created_at = fields.DateTime(required=True)
 
 
 class CommentCreatedSchema(Schema):
-    """Answer to a submission: the comment and the author's secret edit token."""
+    """Answer to a submission: the comment, the author's secret edit token and its deadline."""
 
     comment = fields.Nested(CommentSchema, required=True)
     edit_token = fields.String(required=True)
+    editable_until = fields.DateTime(required=True, metadata={"description": "Edits and deletes close then."})
+
+
+class OwnClaimSchema(Schema):
+    """A comment id and the edit token the author's browser kept for it."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = fields.Integer(strict=True, required=True, validate=Range(1, ID_MAX))
+    edit_token = fields.String(required=True, validate=Length(1, 100))
+
+
+class OwnQuerySchema(Schema):
+    """Up to 50 of an author's comments to show them (pending ones included)."""
+
+    class Meta:
+        unknown = RAISE
+
+    comments = fields.List(fields.Nested(OwnClaimSchema), required=True, validate=validate.Length(0, 50))
+
+
+class OwnCommentSchema(Schema):
+    """One of the author's own comments."""
+
+    comment = fields.Nested(CommentSchema, required=True)
+    editable_until = fields.DateTime(required=True)
+
+
+class OwnCommentsSchema(Schema):
+    """The author's comments that matched their tokens."""
+
+    comments = fields.List(fields.Nested(OwnCommentSchema), required=True)
 
 
 class ThreadSchema(Schema):
@@ -165,6 +204,7 @@ class HealthSchema(Schema):
 comment_create_schema = CommentCreateSchema()
 comment_schema = CommentSchema()
 comment_created_schema = CommentCreatedSchema()
+own_query_schema = OwnQuerySchema()
 comment_page_schema = CommentPageSchema()
 comment_list_query = CommentListQuery()
 counts_query = CountsQuery()
@@ -174,6 +214,10 @@ __all__ = [
     "CURSOR_RE",
     "CommentCreateSchema",
     "CommentCreatedSchema",
+    "OwnClaimSchema",
+    "OwnCommentSchema",
+    "OwnCommentsSchema",
+    "OwnQuerySchema",
     "CommentListQuery",
     "CommentPageSchema",
     "CommentSchema",
@@ -188,6 +232,7 @@ __all__ = [
     "check_cursor",
     "comment_create_schema",
     "comment_created_schema",
+    "own_query_schema",
     "comment_list_query",
     "comment_page_schema",
     "comment_schema",
