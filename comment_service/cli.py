@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from importlib import resources
 
 import click
@@ -14,7 +15,7 @@ from comment_service.api.converters import SLUG_PATTERN
 from comment_service.extensions import db
 from comment_service.models import Site, SiteApiKey, Thread
 from comment_service.moderation.status import ModerationMode
-from comment_service.services.sites import issue_api_key, revoke_api_keys
+from comment_service.services.sites import issue_api_key, revoke_api_keys, site_for_key
 
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 ORIGIN_RE = re.compile(r"^https?://[^/\s]+$")
@@ -122,7 +123,15 @@ def seed_demo(port: int) -> None:
         first, _ = services.submit_comment(site, _demo_comment(title, None, "سارة", "قراءة مهمة، شكرا على التغطية."), None)
         services.submit_comment(site, _demo_comment(title, first.id, "Omar", "Agreed — the Sahel part deserves more coverage."), None)
         click.echo(f"created thread {DEMO_THREAD} with 2 comments")
+    # Development convenience only: the demo site's key in a file, so the README's curl session works.
+    key_file = Path(current_app.config["MAJLIS_DEMO_KEY_FILE"])
+    saved = key_file.read_text().strip() if key_file.exists() else ""
+    if not saved or site_for_key(saved) is None or site_for_key(saved).id != site.id:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(issue_api_key(site) + "\n")
+        key_file.chmod(0o600)
     click.echo(f"demo ready: site {DEMO_SLUG}, thread {DEMO_THREAD}, origins {' '.join(site.allowed_origins)}")
+    click.echo(f"demo API key in {key_file}")
     current_app.logger.debug("demo seeded")
 
 

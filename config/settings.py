@@ -14,6 +14,7 @@ Every variable the service reads is listed once, here:
 | MAJLIS_MAX_BODY_BYTES | 65536 | requests above this size get 413 |
 | MAJLIS_TRUSTED_PROXIES | 0 | hops of X-Forwarded-For to trust (ProxyFix); 0 ignores the header |
 | MAJLIS_READ_MAX_AGE | 5 | seconds a public thread read may be cached (Cache-Control) |
+| MAJLIS_DEMO_KEY_FILE | instance/demo-api-key | where `flask demo` keeps the demo site's API key (development) |
 | MAJLIS_CACHE_SIZE | 2048 | serialised thread pages kept per process |
 | MAJLIS_READ_MEMO_SECONDS | 1 | a process reuses a thread page this long before probing its version again (0: always probe) |
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,6 +65,7 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(env.get("MAJLIS_MAX_BODY_BYTES", "65536"))
         self.MAJLIS_TRUSTED_PROXIES = int(env.get("MAJLIS_TRUSTED_PROXIES", "0"))
         self.MAJLIS_READ_MAX_AGE = int(env.get("MAJLIS_READ_MAX_AGE", "5"))
+        self.MAJLIS_DEMO_KEY_FILE = env.get("MAJLIS_DEMO_KEY_FILE", str(INSTANCE_DIR / "demo-api-key"))
         self.MAJLIS_CACHE_SIZE = int(env.get("MAJLIS_CACHE_SIZE", "2048"))
         self.MAJLIS_READ_MEMO_SECONDS = float(env.get("MAJLIS_READ_MEMO_SECONDS", "1"))
         self.JSON_SORT_KEYS = False
@@ -112,8 +115,9 @@ class TestingConfig(Config):
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = dict(os.environ if environ is None else environ)
         env.setdefault("MAJLIS_RATELIMIT_ENABLED", "false")
-        # The suite must never touch a development or production database.
+        # The suite must never touch a development or production database, nor its demo key.
         env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or "sqlite://"
+        env["MAJLIS_DEMO_KEY_FILE"] = str(Path(tempfile.gettempdir()) / f"majlis-test-demo-key-{os.getpid()}")
         super().__init__(env)
         self.TESTING = True
 

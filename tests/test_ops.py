@@ -1,6 +1,8 @@
 """Health probes, settings and the operator CLI."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -76,9 +78,13 @@ def test_sites_create_refuses_duplicate(runner):
     assert r.exit_code != 0 and "already exists" in r.output
 
 
-def test_demo_is_idempotent(runner, client):
+def test_demo_is_idempotent(app, runner, client):
     assert runner.invoke(args=["demo"]).exit_code == 0
+    key_file = Path(app.config["MAJLIS_DEMO_KEY_FILE"])
+    key = key_file.read_text().strip()
     assert runner.invoke(args=["demo", "--port", "8080"]).exit_code == 0
+    assert key_file.read_text().strip() == key  # still valid: kept
+    assert client.get("/api/v1/sites/demo/queues", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Thread)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 2
