@@ -42,7 +42,9 @@ document(
             "operationId": "createComment",
             "requestBody": {"required": True, **json_content("CommentCreate")},
             "responses": {
-                "201": {"description": "Stored; `status` says whether it is visible yet.", **json_content("CommentCreated")},
+                "201": {
+                    "description": "Stored; `status` says whether it is visible yet.", **json_content("CommentCreated")
+                },
                 **errors(400, 403, 404, 413, 415, 422, 429),
             },
         },
@@ -80,7 +82,9 @@ document(
                     },
                 }
             ],
-            "responses": {"200": {"description": "Counts by thread key.", **json_content("Counts")}, **errors(404, 422)},
+            "responses": {
+                "200": {"description": "Counts by thread key.", **json_content("Counts")}, **errors(404, 422)
+            },
         }
     },
 )
@@ -90,11 +94,17 @@ for path, summary, codes in [
 ]:
     document(
         path=path,
-        operations={"get": {"summary": summary, "responses": {c: {"description": d, **json_content("Health")} for c, d in codes.items()}}},
+        operations={"get": {
+            "summary": summary,
+            "responses": {c: {"description": d, **json_content("Health")} for c, d in codes.items()},
+        }},
     )
 document(
     path="/api/v1/openapi.json",
-    operations={"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI 3 document.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+    operations={"get": {
+        "summary": "This document.",
+        "responses": {"200": {"description": "OpenAPI 3 document.", **json_content({"type": "object"})}},
+    }},
 )
 
 

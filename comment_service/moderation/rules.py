@@ -92,7 +92,8 @@ def _word_reasons(code: ReasonCode, entries: tuple[str, ...], view: MatchView, l
 def evaluate(policy: Policy, submission: Submission) -> Decision:
     """Decide a comment's status under the policy, explaining every rule that fired."""
     if submission.author_banned:
-        return Decision(Status.REJECTED, [HoldReason(ReasonCode.AUTHOR_BANNED, "The author is banned on this site.")], refused=True)
+        banned = HoldReason(ReasonCode.AUTHOR_BANNED, "The author is banned on this site.")
+        return Decision(Status.REJECTED, [banned], refused=True)
     if submission.honeypot_filled:
         return Decision(Status.SPAM, [HoldReason(ReasonCode.HONEYPOT, "A field hidden from people was filled in.")])
 

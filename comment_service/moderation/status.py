@@ -48,7 +48,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.REJECT: (frozenset({Status.PENDING, Status.PUBLISHED, Status.APPROVED}), Status.REJECTED),
     Action.SPAM: (frozenset({Status.PENDING, Status.PUBLISHED, Status.APPROVED, Status.REJECTED}), Status.SPAM),
     Action.NOT_SPAM: (frozenset({Status.SPAM}), Status.PENDING),
-    Action.DELETE: (frozenset({Status.PENDING, Status.PUBLISHED, Status.APPROVED, Status.REJECTED, Status.SPAM}), Status.DELETED),
+    Action.DELETE: (frozenset(set(Status) - {Status.DELETED}), Status.DELETED),
     Action.RESTORE: (frozenset({Status.DELETED}), None),
 }
 

@@ -225,7 +225,8 @@ def apply_change(site: Site, c: Comment, change: Change, now: datetime) -> Comme
         raise ApiError(409, "stale_revision",
                        f"The comment changed since you loaded it (now revision {c.revision}, status {c.status.value}).")
     if change.actor_type == "moderator" and _claim_is_live(c, now) and c.claimed_by != change.actor:
-        raise ApiError(409, "claimed_by_other", "Another moderator holds this comment; it is released when their lease ends.")
+        raise ApiError(409, "claimed_by_other",
+                       "Another moderator holds this comment; it is released when their lease ends.")
     previous = _status_before_delete(c) if change.action is Action.RESTORE else None
     try:
         new = next_status(c.status, change.action, previous)
@@ -233,13 +234,16 @@ def apply_change(site: Site, c: Comment, change: Change, now: datetime) -> Comme
         raise ApiError(409, "invalid_transition", str(err).capitalize() + ".") from None
     was = c.status
     values: dict[str, Any] = {
-        "status": new, "revision": Comment.revision + 1, "decided_at": now, "claimed_by": None, "claim_expires_at": None,
+        "status": new, "revision": Comment.revision + 1, "decided_at": now,
+        "claimed_by": None, "claim_expires_at": None,
     }
     if change.action in (Action.APPROVE, Action.REJECT, Action.SPAM, Action.DELETE):
         values["open_reports"] = 0  # a decision answers the reports
     guard = [Comment.id == c.id, Comment.revision == change.revision, Comment.status == was]
     if change.actor_type == "moderator":
-        guard.append(sa.or_(Comment.claimed_by.is_(None), Comment.claimed_by == change.actor, Comment.claim_expires_at <= now))
+        guard.append(sa.or_(
+            Comment.claimed_by.is_(None), Comment.claimed_by == change.actor, Comment.claim_expires_at <= now
+        ))
     result = db.session.execute(
         sa.update(Comment)
         .where(*guard)

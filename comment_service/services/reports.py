@@ -60,7 +60,10 @@ def comment_reports(site: Site, comment_id: int) -> list[dict[str, Any]]:
     """A comment's reports for moderators (reasons and notes; reporters stay anonymous)."""
     get_comment(site, comment_id)
     rows = db.session.scalars(sa.select(Report).where(Report.comment_id == comment_id).order_by(Report.id))
-    return [{"id": r.id, "reason": r.reason, "note": r.note, "resolved": r.resolved, "created_at": r.created_at} for r in rows]
+    return [
+        {"id": r.id, "reason": r.reason, "note": r.note, "resolved": r.resolved, "created_at": r.created_at}
+        for r in rows
+    ]
 
 
 def dismiss_reports(site: Site, comment_id: int, change: Change) -> Comment:
@@ -71,12 +74,15 @@ def dismiss_reports(site: Site, comment_id: int, change: Change) -> Comment:
                        f"The comment changed since you loaded it (now revision {c.revision}, status {c.status.value}).")
     if c.open_reports == 0:
         raise ApiError(409, "no_open_reports", "This comment has no open reports.")
-    db.session.execute(sa.update(Report).where(Report.comment_id == c.id, Report.resolved.is_(False)).values(resolved=True))
+    db.session.execute(
+        sa.update(Report).where(Report.comment_id == c.id, Report.resolved.is_(False)).values(resolved=True)
+    )
     c.open_reports = 0
     c.revision += 1
     db.session.add(ModerationAction(
         site_id=site.id, comment_id=c.id, revision=change.revision, actor_type=change.actor_type,
-        actor_id=change.actor, from_status=c.status, to_status=c.status, reason_code="reports_dismissed", note=change.note,
+        actor_id=change.actor, from_status=c.status, to_status=c.status, reason_code="reports_dismissed",
+        note=change.note,
     ))
     db.session.commit()
     return c
