@@ -51,3 +51,35 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(client, site):
 
 def test_successful_answers_carry_no_retry_after(client, site):
     assert "Retry-After" not in post(client).headers
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.parametrize("app_config", [{
+    "RATELIMIT_ENABLED": True, "MAJLIS_POST_RATE_LIMIT": "2 per minute",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15",
+}])
+def test_limits_are_kept_in_redis(app, client, site):
+    """Production keeps limits in Redis, so every process (and host) counts the same submissions."""
+    import redis
+
+    from comment_service.extensions import limiter
+
+    limiter.reset()
+    store = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    assert post(client).status_code == 201
+    assert post(client).status_code == 201
+    assert any(b"LIMITS" in k for k in store.keys("*"))  # the counter lives in Redis, not in this process
+    r = post(client)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    limiter.reset()
+    store.close()
