@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import aliased, load_only
 
 from comment_service.errors import ApiError, FieldError
 from comment_service.extensions import db
@@ -238,9 +238,15 @@ def thread_page(slug: str, key: str, after: int | None, limit: int, if_none_matc
             comments = list(db.session.scalars(stmt))
         more = len(comments) > limit
         comments = comments[:limit]
+        entries = [public_comment(c, key) for c in comments]
+        # Replies whose parent is not on this page: the parent may be hidden (a tombstone keeps the
+        # thread's shape) or on an earlier page. Only then is there a second query.
+        missing = {c.parent_id for c in comments if c.parent_id is not None} - {c.id for c in comments}
+        if missing:
+            entries = sorted(entries + _tombstones(thread_id, missing, key), key=lambda e: e["id"])
         data = {
             "thread": {"key": key, "title": title, "url": url, "closed": bool(closed), "comment_count": count or 0},
-            "comments": [public_comment(c, key) for c in comments],
+            "comments": entries,
             "next_cursor": str(comments[-1].id) if more else None,
         }
         body = current_app.json.dumps(comment_page_schema.dump(data), separators=(",", ":")).encode()
@@ -248,6 +254,30 @@ def thread_page(slug: str, key: str, after: int | None, limit: int, if_none_matc
     page = ThreadPage(etag, body, origins)
     cache.remember(memo_key, page)
     return page
+
+
+def _tombstones(thread_id: int, parent_ids: set[int], thread_key: str) -> list[dict[str, Any]]:
+    """Placeholders for the hidden parents of listed replies, and for their hidden ancestors (one query).
+
+    A tombstone says only that a comment was there: its id, place in the thread and time.
+    """
+    hidden = [s for s in Status if s.value not in VISIBLE_VALUES]
+    found = (
+        sa.select(Comment.id, Comment.parent_id, Comment.created_at)
+        .where(Comment.thread_id == thread_id, Comment.id.in_(parent_ids), Comment.status.in_(hidden))
+        .cte("tombstone", recursive=True)
+    )
+    ancestor = aliased(Comment)
+    found = found.union(
+        sa.select(ancestor.id, ancestor.parent_id, ancestor.created_at)
+        .join(found, ancestor.id == found.c.parent_id)
+        .where(ancestor.thread_id == thread_id, ancestor.status.in_(hidden))
+    )
+    return [
+        {"id": cid, "thread": thread_key, "parent_id": parent_id, "author": None, "body_html": "",
+         "status": Status.DELETED.value, "created_at": created_at}
+        for cid, parent_id, created_at in db.session.execute(sa.select(found))
+    ]
 
 
 def thread_counts(site: Site, keys: list[str]) -> dict[str, int]:
