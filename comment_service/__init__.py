@@ -40,13 +40,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each surface."""
-    from comment_service import api, ops
+    from comment_service import api, ops, widget
     from comment_service.api.converters import IdConverter, SlugConverter
 
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["int"] = IdConverter  # every <int:...> in a URL is a bounded id
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(widget.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
