@@ -13,6 +13,8 @@ from comment_service.moderation import privacy
 from comment_service.moderation.text import normalise
 from comment_service.schemas.fields import (
     BODY_MAX,
+    EMAIL_MAX,
+    Email,
     Length,
     OneOf,
     OptionalText,
@@ -179,11 +181,59 @@ class BanPageSchema(Schema):
     next_cursor = fields.String(required=True, allow_none=True)
 
 
+class PrivacyRequestSchema(Schema):
+    """Whose data: the email, normalised exactly like a submission's."""
+
+    class Meta:
+        unknown = RAISE
+
+    email = Email(required=True, metadata={"format": "email", "maxLength": EMAIL_MAX})
+
+
+class ExportedThreadSchema(Schema):
+    """The article a comment is under."""
+
+    key = fields.String(required=True)
+    title = fields.String(required=True, allow_none=True)
+    url = fields.String(required=True, allow_none=True)
+
+
+class ExportedCommentSchema(Schema):
+    """One of the author's comments, as stored (any status)."""
+
+    id = fields.Integer(required=True)
+    thread = fields.Nested(ExportedThreadSchema, required=True)
+    parent_id = fields.Integer(required=True, allow_none=True)
+    name = fields.String(required=True)
+    url = fields.String(required=True, allow_none=True)
+    body = fields.String(required=True, metadata={"description": "The text as the author wrote it."})
+    status = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    edited_at = fields.DateTime(required=True, allow_none=True)
+
+
+class PrivacyExportSchema(Schema):
+    """Everything stored about an author's comments on this site, oldest first."""
+
+    comments = fields.List(fields.Nested(ExportedCommentSchema), required=True)
+
+
+class PrivacyErasedSchema(Schema):
+    """Answer to an erase request."""
+
+    erased = fields.Integer(
+        required=True, metadata={"description": "How many comments had their personal data removed."}
+    )
+
+
 comment_edit_schema = CommentEditSchema()
 ban_create_schema = BanCreateSchema()
 ban_created_schema = BanCreatedSchema()
 ban_list_query = BanListQuery()
 ban_page_schema = BanPageSchema()
+privacy_request_schema = PrivacyRequestSchema()
+privacy_export_schema = PrivacyExportSchema()
+privacy_erased_schema = PrivacyErasedSchema()
 
 __all__ = [
     "BAN_KINDS",
@@ -193,10 +243,18 @@ __all__ = [
     "BanPageSchema",
     "BanSchema",
     "CommentEditSchema",
+    "ExportedCommentSchema",
+    "ExportedThreadSchema",
     "FutureDateTime",
+    "PrivacyErasedSchema",
+    "PrivacyExportSchema",
+    "PrivacyRequestSchema",
     "ban_create_schema",
     "ban_created_schema",
     "ban_list_query",
     "ban_page_schema",
     "comment_edit_schema",
+    "privacy_erased_schema",
+    "privacy_export_schema",
+    "privacy_request_schema",
 ]
