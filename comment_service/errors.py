@@ -117,6 +117,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
+        db.session.rollback()  # a refused use case leaves nothing half-done in the session
         fields = field_errors(err.fields) if err.fields else None
         return error_response(err.status, err.code, err.message, fields, err.headers)
 

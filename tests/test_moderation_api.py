@@ -318,7 +318,7 @@ def test_only_visible_comments_can_be_reported(client, site, held):
     assert _report(client, 424242).status_code == 404
 
 
-@pytest.mark.parametrize("cid", ["2147483648", "99999999999999999999", "-1", "1.5"])
+@pytest.mark.parametrize("cid", ["2147483648", "9999999999", "99999999999999999999", "-1", "1.5"])
 def test_impossible_comment_ids_are_404(client, key, site, cid):
     r = client.get(f"{API}/comments/{cid}/history", headers=auth(key))
     assert r.status_code == 404
