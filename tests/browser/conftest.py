@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,18 @@ class LiveServer:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app with the demo seeded, served from a thread for the whole package."""
     tmp = tmp_path_factory.mktemp("live")
-    uri = TEST_DATABASE_URL or f"sqlite:///{tmp / 'majlis.db'}"
+    uri = f"sqlite:///{tmp / 'majlis.db'}"
+    schema = None
+    if TEST_DATABASE_URL:
+        # A schema of its own: the function-scoped `app` fixture empties the default schema after
+        # every test, which would pull the demo site from under this package-long server.
+        schema = f"live_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        url = sa.make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        uri = url.render_as_string(hide_password=False)
     app = create_app(test_config={"SQLALCHEMY_DATABASE_URI": uri, "MAJLIS_DEMO_KEY_FILE": str(tmp / "demo-api-key")})
     with app.app_context():
         db.create_all()
@@ -103,10 +115,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.server_close()
         with app.app_context():
             db.session.remove()
-            if TEST_DATABASE_URL:
+            if schema:
                 with db.engine.begin() as conn:
-                    names = ", ".join(t.name for t in db.metadata.sorted_tables)
-                    conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
             db.engine.dispose()
 
 
