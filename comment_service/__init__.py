@@ -29,18 +29,19 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    from comment_service.extensions import db, limiter, migrate
+    from comment_service.extensions import csrf, db, limiter, migrate
     from comment_service.read_cache import init_read_cache
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     limiter.init_app(app)
+    csrf.init_app(app)
     init_read_cache(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount each surface."""
-    from comment_service import api, ops, widget
+    from comment_service import api, dashboard, ops, widget
     from comment_service.api.converters import IdConverter, SlugConverter
 
     app.url_map.converters["slug"] = SlugConverter
@@ -48,6 +49,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(widget.bp)
+    app.register_blueprint(dashboard.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,9 +1,9 @@
-"""Operator commands: `flask sites create|list` and `flask demo`."""
+"""Operator commands: `flask sites create|list`, `flask moderators create` and `flask demo`."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -13,8 +13,9 @@ from flask.cli import AppGroup
 from comment_service import services
 from comment_service.api.converters import SLUG_PATTERN
 from comment_service.extensions import db
-from comment_service.models import Site, SiteApiKey, Thread
+from comment_service.models import ModeratorRole, Site, SiteApiKey, Thread
 from comment_service.moderation.status import ModerationMode
+from comment_service.services import moderators as moderator_accounts
 from comment_service.services.sites import issue_api_key, revoke_api_keys, site_for_key
 
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
@@ -99,6 +100,39 @@ def list_sites() -> None:
         click.echo(f"{site.slug}\t{site.moderation_mode.value}\t{site.name}\t{origins}")
 
 
+moderators = AppGroup("moderators", help="Manage the people who sign in to the dashboard.")
+
+
+@moderators.command("create")
+@click.argument("email")
+@click.option("--site", "slugs", multiple=True, required=True, help="Site the moderator works on (repeatable).")
+@click.option("--role", type=click.Choice([r.value for r in ModeratorRole]), default="moderator", show_default=True)
+@click.option("--name", default=None, help="Display name (default: the email's local part).")
+@click.option("--generate", is_flag=True, help="Generate a password and print it once instead of prompting.")
+def create_moderator(email: str, slugs: tuple[str, ...], role: str, name: str | None, generate: bool) -> None:
+    """Create a dashboard account (or add sites to an existing one) with a role on each site."""
+    sites_ = [_site_or_fail(slug) for slug in slugs]
+    if "@" not in email or len(email) > 320:
+        raise click.BadParameter("give an email address", param_hint="EMAIL")
+    moderator = moderator_accounts.find_moderator(email)
+    password = None
+    if moderator is None:
+        if generate:
+            password = moderator_accounts.generate_password()
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            moderator = moderator_accounts.create_moderator(email, password, name)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"created moderator {moderator.email}")
+    for site in sites_:
+        moderator_accounts.grant(moderator, site, ModeratorRole(role))
+        click.echo(f"{moderator.email} is {role} of {site.slug}")
+    if generate and password:
+        click.echo(f"password (shown once, store it now): {password}")
+
+
 def demo_article() -> tuple[str, str]:
     """The Arabic seed article: (headline, body)."""
     text = resources.files("comment_service.demo").joinpath("article_ar.txt").read_text("utf-8")
@@ -132,7 +166,31 @@ def seed_demo(port: int) -> None:
         key_file.chmod(0o600)
     click.echo(f"demo ready: site {DEMO_SLUG}, thread {DEMO_THREAD}, origins {' '.join(site.allowed_origins)}")
     click.echo(f"demo API key in {key_file}")
+    email, password = _demo_moderator(site)
+    click.echo(f"dashboard: http://127.0.0.1:{port}/dashboard/  sign in as {email} / {password}")
     current_app.logger.debug("demo seeded")
+
+
+DEMO_MODERATOR = "moderator@demo.invalid"
+
+
+def _demo_moderator(site: Site) -> tuple[str, str]:
+    """The demo site's admin account; its password is generated once and kept in a local file."""
+    path = Path(current_app.config["MAJLIS_DEMO_MODERATOR_FILE"])
+    saved = path.read_text().strip() if path.exists() else ""
+    moderator = moderator_accounts.find_moderator(DEMO_MODERATOR)
+    if moderator is None or not saved or moderator_accounts.authenticate(DEMO_MODERATOR, saved) is None:
+        saved = moderator_accounts.generate_password()
+        if moderator is None:
+            moderator = moderator_accounts.create_moderator(DEMO_MODERATOR, saved, "Demo moderator")
+            click.echo(f"created demo moderator {DEMO_MODERATOR}")
+        else:
+            moderator_accounts.set_password(moderator, saved)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(saved + "\n")
+        path.chmod(0o600)
+    moderator_accounts.grant(moderator, site, ModeratorRole.ADMIN)
+    return DEMO_MODERATOR, saved
 
 
 def _demo_comment(title: str, parent: int | None, name: str, body: str) -> dict:
@@ -146,4 +204,5 @@ def _demo_comment(title: str, parent: int | None, name: str, body: str) -> dict:
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     app.cli.add_command(sites)
+    app.cli.add_command(moderators)
     app.cli.add_command(seed_demo)

@@ -5,6 +5,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,3 +29,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 # get_remote_address reads request.remote_addr, which ProxyFix sets only for trusted hops.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# CSRF tokens for the dashboard's forms and fetch calls; checked by the dashboard blueprint only
+# (WTF_CSRF_CHECK_DEFAULT is off), so the JSON API and the widget are untouched.
+csrf = CSRFProtect()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -203,3 +204,39 @@ class Ban(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModeratorRole(StrEnum):
+    """What a moderator may do on one site: moderate its queues, or also change its settings and keys."""
+
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class Moderator(db.Model):
+    """A person who signs in to the dashboard; their email is a login name, never shown to readers."""
+
+    __tablename__ = "moderator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)  # stored case-folded
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    language: Mapped[str | None] = mapped_column(sa.String(8))  # None: follow the browser
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list[ModeratorSite]] = relationship(back_populates="moderator", cascade="all, delete-orphan")
+
+
+class ModeratorSite(db.Model):
+    """A moderator's role on one site; no row, no access (the site's pages are 404 to them)."""
+
+    __tablename__ = "moderator_site"
+
+    moderator_id: Mapped[int] = mapped_column(sa.ForeignKey("moderator.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[ModeratorRole] = mapped_column(_enum(ModeratorRole, "role"), default=ModeratorRole.MODERATOR)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    moderator: Mapped[Moderator] = relationship(back_populates="memberships")
+    site: Mapped[Site] = relationship()

@@ -17,6 +17,11 @@ Every variable the service reads is listed once, here:
 | MAJLIS_DEMO_KEY_FILE | instance/demo-api-key | where `flask demo` keeps the demo site's API key (development) |
 | MAJLIS_CACHE_SIZE | 2048 | serialised thread pages kept per process |
 | MAJLIS_READ_MEMO_SECONDS | 1 | a process reuses a thread page this long before probing its version again (0: always probe) |
+| MAJLIS_LOGIN_RATE_LIMIT | 10 per minute;100 per day | failed dashboard sign-ins allowed per client IP |
+| MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT | 5 per 15 minutes;50 per day | failed sign-ins allowed per account, from any IP |
+| MAJLIS_SESSION_HOURS | 12 | a dashboard sign-in lasts this long (and so does its CSRF token) |
+| MAJLIS_CLAIM_LEASE_SECONDS | 600 | how long items a moderator has open stay theirs before others may take them |
+| MAJLIS_DEMO_MODERATOR_FILE | instance/demo-moderator | where `flask demo` keeps the demo moderator's password |
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
@@ -69,6 +75,21 @@ class Config:
         self.MAJLIS_CACHE_SIZE = int(env.get("MAJLIS_CACHE_SIZE", "2048"))
         self.MAJLIS_READ_MEMO_SECONDS = float(env.get("MAJLIS_READ_MEMO_SECONDS", "1"))
         self.JSON_SORT_KEYS = False
+        # Dashboard sign-in: throttled per IP and per account; the session cookie is HttpOnly and
+        # SameSite=Lax everywhere, Secure outside development and testing (plain http locally).
+        self.MAJLIS_LOGIN_RATE_LIMIT = env.get("MAJLIS_LOGIN_RATE_LIMIT", "10 per minute;100 per day")
+        self.MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT = env.get("MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT", "5 per 15 minutes;50 per day")
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=float(env.get("MAJLIS_SESSION_HOURS", "12")))
+        self.SESSION_COOKIE_NAME = "majlis_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.ENV_NAME not in ("development", "testing")
+        # CSRF (Flask-WTF) is checked by the dashboard blueprint only: the API's writes are JSON
+        # with a site key or CORS-checked, and need no token. The token lives as long as the session.
+        self.WTF_CSRF_CHECK_DEFAULT = False
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.MAJLIS_CLAIM_LEASE_SECONDS = int(env.get("MAJLIS_CLAIM_LEASE_SECONDS", "600"))
+        self.MAJLIS_DEMO_MODERATOR_FILE = env.get("MAJLIS_DEMO_MODERATOR_FILE", str(INSTANCE_DIR / "demo-moderator"))
 
     def _default_secret(self) -> str:
         raise RuntimeError("SECRET_KEY must be set")
@@ -118,6 +139,7 @@ class TestingConfig(Config):
         # The suite must never touch a development or production database, nor its demo key.
         env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or "sqlite://"
         env["MAJLIS_DEMO_KEY_FILE"] = str(Path(tempfile.gettempdir()) / f"majlis-test-demo-key-{os.getpid()}")
+        env["MAJLIS_DEMO_MODERATOR_FILE"] = str(Path(tempfile.gettempdir()) / f"majlis-test-demo-mod-{os.getpid()}")
         super().__init__(env)
         self.TESTING = True
 

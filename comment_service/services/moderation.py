@@ -88,12 +88,30 @@ def _author_history(site: Site, digests: set[str]) -> dict[str, dict[str, int]]:
     return history
 
 
-def queue_items(site: Site, queue: Queue, after: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of a queue, oldest first (keyset on id), with what a moderator needs to decide."""
+def narrowing(site: Site, thread: str | None = None, text: str | None = None) -> list[sa.ColumnElement[bool]]:
+    """Extra WHERE clauses of a filtered queue: one thread (by key), text in the body or author name."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if thread:
+        clauses.append(Comment.thread_id == (
+            sa.select(Thread.id).where(Thread.site_id == site.id, Thread.key == thread).scalar_subquery()
+        ))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append(sa.or_(Comment.body_source.ilike(pattern, escape="\\"),
+                              Comment.author_name.ilike(pattern, escape="\\")))
+    return clauses
+
+
+def queue_items(site: Site, queue: Queue, after: int | None, limit: int, *, thread: str | None = None,
+                text: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of a queue, oldest first (keyset on id), with what a moderator needs to decide.
+
+    `thread` (a thread key) and `text` (in the body or the author's name) narrow the queue.
+    """
     stmt = (
         sa.select(Comment, Thread.key, Thread.title)
         .join(Thread, Thread.id == Comment.thread_id)
-        .where(Comment.site_id == site.id, queue_filter(queue))
+        .where(Comment.site_id == site.id, queue_filter(queue), *narrowing(site, thread, text))
         .order_by(Comment.id)
         .limit(limit + 1)
     )
@@ -132,19 +150,21 @@ def _claim_is_live(c: Comment, now: datetime) -> bool:
     return c.claimed_by is not None and c.claim_expires_at is not None and c.claim_expires_at > now
 
 
-def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds: int) -> list[dict[str, Any]]:
+def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds: int, *, thread: str | None = None,
+                text: str | None = None) -> list[dict[str, Any]]:
     """Lease up to `limit` items of a queue that nobody else holds to `actor`, oldest first.
 
     One UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) ... RETURNING: on PostgreSQL
     concurrent claimers skip each other's rows instead of waiting; SQLite has one writer anyway.
-    Items the actor already holds are handed out again, with the lease renewed.
+    Items the actor already holds are handed out again, with the lease renewed. `thread` and
+    `text` narrow the queue as in queue_items.
     """
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     free = sa.or_(Comment.claimed_by.is_(None), Comment.claim_expires_at <= now, Comment.claimed_by == actor)
     candidates = (
         sa.select(Comment.id)
-        .where(Comment.site_id == site.id, queue_filter(queue), free)
+        .where(Comment.site_id == site.id, queue_filter(queue), free, *narrowing(site, thread, text))
         .order_by(Comment.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -174,11 +194,16 @@ def _items_by_id(site: Site, ids: list[int]) -> tuple[list[dict[str, Any]], None
     return [moderator_view(c, k, t, history.get(c.email_hmac or "", {})) for c, k, t in rows], None
 
 
-def release_claims(site: Site, actor: str, ids: list[int]) -> int:
-    """Give back items the actor holds (e.g. the moderator leaves the queue)."""
+def release_claims(site: Site, actor: str, ids: list[int], *, leased_until: datetime | None = None) -> int:
+    """Give back items the actor holds (e.g. the moderator leaves the queue).
+
+    With `leased_until`, only leases that end by then are given back: a page that is being left
+    must not release what the page loading after it (a reload) has just claimed again.
+    """
+    renewed = [Comment.claim_expires_at <= leased_until] if leased_until is not None else []
     result = db.session.execute(
         sa.update(Comment)
-        .where(Comment.site_id == site.id, Comment.id.in_(ids), Comment.claimed_by == actor)
+        .where(Comment.site_id == site.id, Comment.id.in_(ids), Comment.claimed_by == actor, *renewed)
         .values(claimed_by=None, claim_expires_at=None)
         .execution_options(synchronize_session=False)
     )

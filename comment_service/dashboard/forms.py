@@ -1,0 +1,84 @@
+"""Form fields in, service arguments out: HTML forms send strings, the API's schemas validate.
+
+The schemas are the API's own (SettingsSchema, DecisionSchema, BulkSchema, BanCreateSchema), so
+the dashboard accepts exactly what the API accepts, with the same stable error codes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from comment_service import schemas
+from comment_service.errors import field_errors
+from comment_service.schemas.moderation import BULK_MAX
+
+INT_SETTINGS = ("link_limit", "edit_window_minutes", "report_threshold", "auto_close_days")
+LIST_SETTINGS = ("banned_words", "suspect_words", "allowed_origins")
+BAN_DAYS = ("", "1", "7", "30", "365")
+
+
+def whole_number(raw: str | None) -> Any:
+    """A form's number: an int when it is one, else the text itself, so the schema reports invalid_type."""
+    text = (raw or "").strip()
+    if text.isascii() and text.lstrip("-").isdigit():
+        return int(text)
+    return text
+
+
+def lines(raw: str | None) -> list[str]:
+    """A textarea of one entry per line: trimmed, blank lines dropped."""
+    return [line.strip() for line in (raw or "").splitlines() if line.strip()]
+
+
+def settings_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The settings a form describes, typed for SettingsSchema (which validates them)."""
+    data: dict[str, Any] = {"mode": form.get("mode", ""), "hold_first_time": form.get("hold_first_time") == "on"}
+    for name in INT_SETTINGS:
+        raw = form.get(name, "")
+        data[name] = None if name == "auto_close_days" and not raw.strip() else whole_number(raw)
+    for name in LIST_SETTINGS:
+        data[name] = lines(form.get(name))
+    return data
+
+
+def settings_errors(messages: Any) -> dict[str, list[dict[str, Any]]]:
+    """Field errors keyed by form field; an error on a list entry names its line (1-based)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path, errors in field_errors(messages).items():
+        name, _, index = path.partition(".")
+        for error in errors:
+            out.setdefault(name, []).append({**error, "line": int(index) + 1 if index.isdigit() else None})
+    return out
+
+
+def decision_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """One decision (action, revision, reason?), validated by DecisionSchema."""
+    return schemas.decision_schema.load({
+        "action": form.get("action", ""),
+        "revision": whole_number(form.get("revision")),
+        "reason": form.get("reason") or None,
+    })
+
+
+def bulk_from_form(form: MultiDict[str, str]) -> list[dict[str, Any]]:
+    """The selected items ("id:revision" each) with one action, validated by BulkSchema."""
+    decisions = []
+    for value in form.getlist("item")[:BULK_MAX + 1]:
+        cid, _, revision = value.partition(":")
+        decisions.append({"id": whole_number(cid), "revision": whole_number(revision),
+                          "action": form.get("action", ""), "reason": form.get("reason") or None})
+    return schemas.bulk_schema.load({"decisions": decisions})["decisions"]
+
+
+def ban_from_form(form: MultiDict[str, str], email: str) -> dict[str, Any]:
+    """A ban of this author's email (or its whole domain), validated by BanCreateSchema."""
+    kind = "domain" if form.get("kind") == "domain" else "email"
+    days = form.get("days", "")
+    return schemas.ban_create_schema.load({
+        "kind": kind,
+        "value": email.rpartition("@")[2] if kind == "domain" else email,
+        "reason": form.get("reason") or None,
+        "expires_in_days": int(days) if days in BAN_DAYS and days else None,
+        "reject_existing": form.get("reject_existing") == "on",
+    })

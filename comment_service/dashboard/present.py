@@ -1,0 +1,72 @@
+"""Turn the services' moderator views into what a page shows: highlighted body, reasons in words."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from comment_service.dashboard import i18n, t
+from comment_service.dashboard.render import has_invisible, highlight, matched_text
+
+_ENTRY = re.compile(r"«(.+?)»")
+_LINKS = re.compile(r"^(\d+) links?; this site allows (\d+)")
+_REPORTED = re.compile(r"after (\d+) reader reports? \(threshold (\d+)\)")
+
+
+def _known(key: str) -> bool:
+    return key in i18n.catalog(i18n.DEFAULT)
+
+
+def reason_label(reason: dict[str, Any]) -> str:
+    """A hold reason's name in the moderator's language (its code if we have no words for it)."""
+    code = str(reason.get("code", ""))
+    return t(f"reason_{code}") if _known(f"reason_{code}") else code
+
+
+def _rich(key: str, count: int | None = None, **values: Any) -> Markup:
+    """A message whose interpolated values (words from the text, in any script) are each isolated in
+    <bdi>, so an Arabic word inside an English sentence (or the reverse) cannot reorder it."""
+    template = t(key, count, **{name: "{" + name + "}" for name in values})
+    return Markup(escape(template)).format(**{k: Markup("<bdi>{}</bdi>").format(v) for k, v in values.items()})
+
+
+def reason_detail(reason: dict[str, Any], body: str) -> Markup | str | None:
+    """What exactly fired, in the moderator's language, from the reason's structured fields."""
+    code = reason.get("code")
+    detail = str(reason.get("detail") or "")
+    if code in ("banned_word", "suspect_word"):
+        matched = matched_text(body, reason)
+        entry = _ENTRY.search(detail)
+        if matched and entry:
+            return _rich("reason_word_detail", entry=entry.group(1), matched=matched)
+        return _rich("reason_word_matched", matched=matched) if matched else None
+    if code == "too_many_links" and (m := _LINKS.search(detail)):
+        return t("reason_links_detail", count=int(m.group(1)), limit=int(m.group(2)))
+    if code == "reported" and (m := _REPORTED.search(detail)):
+        return t("reason_reported_detail", count=int(m.group(1)), threshold=int(m.group(2)))
+    if code == "spam_score" and "score" in reason:
+        return t("reason_spam_detail", score=reason.get("score"), threshold=reason.get("threshold"))
+    if not _known(f"reason_{code}"):
+        return detail or None
+    return None
+
+
+def present(item: dict[str, Any], context: dict[str, Any] | None = None,
+            reports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An item of a queue (a services.moderation.moderator_view) ready for the templates."""
+    body = item["body_source"]
+    reasons = [r for r in item["reasons"] if isinstance(r, dict)]
+    labels = [reason_label(r) for r in reasons]
+    context = context or {}
+    return {
+        **item,
+        "body": highlight(body, reasons, labels),
+        "reason_words": [{"label": label, "detail": reason_detail(r, body), "code": r.get("code"),
+                          "marked": matched_text(body, r) is not None}
+                         for r, label in zip(reasons, labels, strict=True)],
+        "invisible": has_invisible(body),
+        "ip_tag": (context.get("ip_hmac") or "")[:8] or None,
+        "thread_url": context.get("thread_url"),
+        "reports": reports or [],
+    }

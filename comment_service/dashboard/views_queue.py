@@ -1,0 +1,193 @@
+"""Queues and decisions: the pages moderators work in all day.
+
+Opening a queue claims its oldest items for this moderator (services.moderation.claim_batch,
+actor "mod:<id>"), so two moderators never see the same item; leaving the page gives them back.
+Every decision carries the revision the moderator saw: a stale one is refused with a message.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+
+from comment_service.dashboard import bp, i18n, t
+from comment_service.dashboard.auth import safe_next, site_access, wants_json
+from comment_service.dashboard.forms import bulk_from_form, decision_from_form, whole_number
+from comment_service.dashboard.present import present
+from comment_service.errors import ApiError, field_errors
+from comment_service.models import Site
+from comment_service.moderation.status import Action, RejectReason
+from comment_service.services import moderation, reports, site_admin
+from comment_service.services.moderation import Change, Queue
+from comment_service.services.moderators import actor_id
+
+PAGE = 20
+TABS = (Queue.PENDING, Queue.REPORTED, Queue.UNMODERATED, Queue.SPAM, Queue.APPROVED, Queue.REJECTED)
+# What each queue's items can have done to them from the queue page.
+QUEUE_ACTIONS = {
+    Queue.PENDING: ("approve", "reject", "spam", "delete"),
+    Queue.REPORTED: ("approve", "reject", "spam", "delete"),
+    Queue.UNMODERATED: ("approve", "reject", "spam", "delete"),
+    Queue.SPAM: ("not_spam", "approve", "delete"),
+    Queue.APPROVED: ("reject", "spam", "delete"),
+    Queue.REJECTED: ("approve", "spam", "delete"),
+}
+
+
+def _queue(name: str) -> Queue:
+    try:
+        return Queue(name)
+    except ValueError:
+        raise ApiError(404, "queue_not_found", "No such queue.") from None
+
+
+def _actor() -> str:
+    return actor_id(g.moderator)
+
+
+def _back(site: Site) -> str:
+    return safe_next(request.form.get("next"), url_for("dashboard.queue", site=site.slug, queue="pending"))
+
+
+def items_for_page(site: Site, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The services' items with the article link, IP tag and reports a page shows beside them."""
+    context = site_admin.item_context(site, [i["id"] for i in items])
+    return [
+        present(i, context.get(i["id"]), reports.comment_reports(site, i["id"]) if i["open_reports"] else None)
+        for i in items
+    ]
+
+
+@bp.get("/sites/<slug:site>/queues/<queue>")
+@site_access()
+def queue(site: Site, queue: str) -> ResponseReturnValue:
+    """A queue's oldest items, claimed for this moderator, with counts and filters."""
+    q = _queue(queue)
+    thread = request.args.get("thread", "").strip()[:255] or None
+    text = request.args.get("q", "").strip()[:200] or None
+    lease = current_app.config["MAJLIS_CLAIM_LEASE_SECONDS"]
+    items = moderation.claim_batch(site, q, _actor(), PAGE, lease, thread=thread, text=text)
+    counts = moderation.queue_counts(site, g.now)
+    leased_until = max((i["claim"]["expires_at"] for i in items if i["claim"]), default=None)
+    return render_template(
+        "dashboard/queue.html", site=site, queue=q, tabs=TABS, counts=counts, items=items_for_page(site, items),
+        thread=thread or "", text=text or "", actions=QUEUE_ACTIONS[q], reject_reasons=list(RejectReason),
+        leased_until=leased_until, page_size=PAGE,
+    )
+
+
+def _message_for(err: ApiError) -> str:
+    """A refused action in the moderator's words (stale, held by someone else, not applicable...)."""
+    key = f"error_{err.code}"
+    return t(key) if key in i18n.catalog(i18n.DEFAULT) else err.message
+
+
+def _invalid(err: ValidationError) -> tuple[str, dict[str, Any]]:
+    fields = field_errors(err.messages)
+    if any(e["code"] == "required" for k, errs in fields.items() if k.endswith("reason") for e in errs):
+        return t("error_reason_required"), fields
+    return t("error_invalid_decision"), fields
+
+
+@bp.post("/sites/<slug:site>/comments/<int:comment_id>/decision")
+@site_access()
+def decide(site: Site, comment_id: int) -> ResponseReturnValue:
+    """Approve, reject, spam, not spam, delete or restore the revision the moderator saw."""
+    try:
+        data = decision_from_form(request.form)
+    except ValidationError as err:
+        message, fields = _invalid(err)
+        if wants_json():
+            return jsonify(ok=False, code="validation_failed", message=message, fields=fields), 422
+        flash(message, "error")
+        return redirect(_back(site))
+    change = Change(Action(data["action"]), data["revision"], "moderator", _actor(), data["reason"])
+    try:
+        c = moderation.decide(site, comment_id, change)
+    except ApiError as err:
+        if err.status != 409:  # a 404 (no such comment on this site) is an error page, like any other
+            raise
+        if wants_json():
+            return jsonify(ok=False, code=err.code, message=_message_for(err)), err.status
+        flash(_message_for(err), "error")
+        return redirect(_back(site))
+    message = t(f"done_{data['action']}")
+    if wants_json():
+        return jsonify(ok=True, id=c.id, status=c.status.value, revision=c.revision, message=message)
+    flash(message, "ok")
+    return redirect(_back(site))
+
+
+@bp.post("/sites/<slug:site>/bulk")
+@site_access()
+def bulk(site: Site) -> ResponseReturnValue:
+    """One action on every selected item; each succeeds or fails (and says why) on its own."""
+    try:
+        decisions = bulk_from_form(request.form)
+    except ValidationError as err:
+        message, fields = _invalid(err)
+        if "decisions" in fields:
+            message = t("error_nothing_selected")
+        if wants_json():
+            return jsonify(ok=False, code="validation_failed", message=message, fields=fields), 422
+        flash(message, "error")
+        return redirect(_back(site))
+    changes = [(d["id"], Change(Action(d["action"]), d["revision"], "moderator", _actor(), d["reason"]))
+               for d in decisions]
+    results = moderation.decide_many(site, changes)
+    for r in results:
+        if not r["ok"]:
+            r["message"] = _message_for(ApiError(r["status_code"], r["error"]["code"], r["error"]["message"]))
+    done = sum(r["ok"] for r in results)
+    failed = len(results) - done
+    summary = t(f"bulk_done_{decisions[0]['action']}", count=done)
+    if failed:
+        summary += " " + t("bulk_failed", count=failed)
+    if wants_json():
+        return jsonify(ok=failed == 0, results=results, message=summary)
+    flash(summary, "ok" if not failed else "error")
+    for r in results:
+        if not r["ok"]:
+            flash(f"#{r['id']}: {r['message']}", "error")
+    return redirect(_back(site))
+
+
+@bp.post("/sites/<slug:site>/queues/<queue>/release")
+@site_access()
+def release(site: Site, queue: str) -> ResponseReturnValue:
+    """Give back the items of a page being left (not those a newer page of it has claimed again)."""
+    _queue(queue)
+    ids = [i for i in (whole_number(v) for v in request.form.getlist("id")[:PAGE * 5]) if isinstance(i, int)]
+    try:
+        leased_until = datetime.fromisoformat(request.form.get("leased_until", ""))
+    except ValueError:
+        leased_until = None
+    if leased_until is None or leased_until.tzinfo is None:
+        return jsonify(released=0), 400
+    released = moderation.release_claims(site, _actor(), ids, leased_until=leased_until) if ids else 0
+    return jsonify(released=released)
+
+
+@bp.post("/sites/<slug:site>/comments/<int:comment_id>/dismiss")
+@site_access()
+def dismiss(site: Site, comment_id: int) -> ResponseReturnValue:
+    """Close a comment's open reports as unfounded; it keeps its status."""
+    revision = whole_number(request.form.get("revision"))
+    if not isinstance(revision, int):
+        raise ApiError(422, "validation_failed", "revision is required.")
+    try:
+        c = reports.dismiss_reports(site, comment_id, Change(Action.APPROVE, revision, "moderator", _actor()))
+    except ApiError as err:
+        if err.status != 409:
+            raise
+        if wants_json():
+            return jsonify(ok=False, code=err.code, message=_message_for(err)), 409
+        flash(_message_for(err), "error")
+        return redirect(_back(site))
+    if wants_json():
+        return jsonify(ok=True, id=c.id, status=c.status.value, revision=c.revision, message=t("done_dismiss"))
+    flash(t("done_dismiss"), "ok")
+    return redirect(_back(site))
