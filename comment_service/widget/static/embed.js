@@ -77,8 +77,10 @@
     if (!res.ok) throw { status: res.status, ...(data.error || { code: 'unknown' }) };
     return data;
   }
+  // A stable code in the widget's language; the server's own words for a code it does not know
+  // (or a length limit of a field it has no number for).
   const errorText = (e, field) =>
-    (S['e_' + e.code] || STRINGS.en['e_' + e.code]) ? t('e_' + e.code, { max: nf.format(MAX[field] || 0) }) : e.message || t('e_unknown');
+    S['e_' + e.code] && (e.code !== 'too_long' || MAX[field]) ? t('e_' + e.code, { max: nf.format(MAX[field]) }) : e.message || t('e_unknown');
 
   // Trusted Types: a page that requires them lets this one policy feed an inert <template>.
   let policy = null;
