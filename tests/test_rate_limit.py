@@ -39,7 +39,7 @@ def test_limit_is_per_client_address(client, site):
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(client, site):
-    for i in range(3):
+    for _ in range(3):
         post(client)
     r = client.post(
         "/api/v1/sites/news/comments",

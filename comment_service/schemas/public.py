@@ -27,7 +27,9 @@ from comment_service.schemas.fields import (
 CURSOR_RE = r"^[0-9]{1,10}$"  # ASCII only: see check_cursor
 
 
-WEB_URL_DOC = {"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "description": "An http(s) address with a host; empty means none."}
+WEB_URL_DOC = {
+    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "description": "An http(s) address with a host; empty means none."
+}
 
 
 class CommentCreateSchema(Schema):
@@ -36,7 +38,10 @@ class CommentCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    thread = Text(required=True, validate=Length(1, THREAD_KEY_MAX), metadata={"description": "The article's key: its id or path on the site."})
+    thread = Text(
+        required=True, validate=Length(1, THREAD_KEY_MAX),
+        metadata={"description": "The article's key: its id or path on the site."},
+    )
     thread_title = OptionalText(allow_none=True, load_default=None, validate=Length(max=TITLE_MAX))
     thread_url = OptionalText(
         allow_none=True, load_default=None, validate=[Length(max=2000), check_web_url], metadata=WEB_URL_DOC
@@ -163,7 +168,9 @@ class CountsQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    thread = fields.List(Text(validate=Length(1, THREAD_KEY_MAX)), required=True, validate=validate.Length(1, COUNTS_MAX))
+    thread = fields.List(
+        Text(validate=Length(1, THREAD_KEY_MAX)), required=True, validate=validate.Length(1, COUNTS_MAX)
+    )
 
 
 class CountsSchema(Schema):
