@@ -3,9 +3,7 @@
 Input and output schemas are separate; instances are built once at module level. Every message a
 client can get carries a stable code (see errors.FieldError and errors.BUILTIN_CODES).
 """
-# isort: off  (public before moderation, which builds on it)
-from comment_service.schemas.fields import *  # noqa: F403
-from comment_service.schemas.public import *  # noqa: F403
-from comment_service.schemas.moderation import *  # noqa: F403
 from comment_service.schemas.admin import *  # noqa: F403
-# isort: on
+from comment_service.schemas.fields import *  # noqa: F403
+from comment_service.schemas.moderation import *  # noqa: F403
+from comment_service.schemas.public import *  # noqa: F403
