@@ -29,7 +29,7 @@ demo: migrate
 	$(BIN)/flask demo --port $(PORT)
 
 run: demo
-	@echo "Majlis on http://127.0.0.1:$(PORT)  (API: /api/v1/openapi.json)"
+	@echo "Majlis on http://127.0.0.1:$(PORT)  (API: /api/v1/openapi.json, dashboard: /dashboard/)"
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app
 
 # TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test  runs it on PostgreSQL.
