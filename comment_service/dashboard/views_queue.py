@@ -1,6 +1,6 @@
 """Queues and decisions: the pages moderators work in all day.
 
-Opening a queue claims its oldest items for this moderator (services.moderation.claim_batch,
+Opening a work queue (pending, reported, unmoderated, spam) claims its oldest items for this moderator (services.moderation.claim_batch,
 actor "mod:<id>"), so two moderators never see the same item; leaving the page gives them back.
 Every decision carries the revision the moderator saw: a stale one is refused with a message.
 """
@@ -25,6 +25,7 @@ from comment_service.services.moderation import Change, Queue
 from comment_service.services.moderators import actor_id
 
 PAGE = 20
+BROWSE_ONLY = frozenset({Queue.APPROVED, Queue.REJECTED})
 TABS = (Queue.PENDING, Queue.REPORTED, Queue.UNMODERATED, Queue.SPAM, Queue.APPROVED, Queue.REJECTED)
 # What each queue's items can have done to them from the queue page.
 QUEUE_ACTIONS = {
@@ -69,7 +70,11 @@ def queue(site: Site, queue: str) -> ResponseReturnValue:
     thread = request.args.get("thread", "").strip()[:255] or None
     text = request.args.get("q", "").strip()[:200] or None
     lease = current_app.config["MAJLIS_CLAIM_LEASE_SECONDS"]
-    items = moderation.claim_batch(site, q, _actor(), PAGE, lease, thread=thread, text=text)
+    if q in BROWSE_ONLY:
+        # Decided comments are looked through, not worked: holding them would only block the API.
+        items, _ = moderation.queue_items(site, q, None, PAGE, thread=thread, text=text)
+    else:
+        items = moderation.claim_batch(site, q, _actor(), PAGE, lease, thread=thread, text=text)
     counts = moderation.queue_counts(site, g.now)
     leased_until = max((i["claim"]["expires_at"] for i in items if i["claim"]), default=None)
     return render_template(

@@ -1,0 +1,25 @@
+"""Browsing decided comments holds nothing; work queues claim what the moderator sees."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from comment_service.extensions import db
+from comment_service.models import Comment
+
+
+def _claimed() -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Comment).where(Comment.claimed_by.is_not(None)))
+
+
+def test_approved_queue_is_browsed_without_claims(signed_in, held):
+    db.session.execute(sa.update(Comment).values(status="approved"))
+    db.session.commit()
+    r = signed_in.get("/dashboard/sites/news/queues/approved")
+    assert r.status_code == 200
+    assert _claimed() == 0
+
+
+def test_pending_queue_claims_what_it_shows(signed_in, held):
+    assert signed_in.get("/dashboard/sites/news/queues/pending").status_code == 200
+    assert _claimed() == len(held)
