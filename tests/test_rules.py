@@ -50,5 +50,12 @@ def test_word_reasons_carry_spans_into_the_original():
     (reason,) = evaluate(POST, Submission(body)).reasons
     assert reason.code is ReasonCode.BANNED_WORD
     assert body[reason.span[0]:reason.span[1]] == "بالقِمار"
-    assert reason.as_dict() == {"code": "banned_word", "detail": reason.detail, "span": list(reason.span)}
+    assert reason.as_dict() == {"code": "banned_word", "detail": reason.detail, "span": list(reason.span), "entry": "قمار"}
     assert "قمار" in reason.detail
+
+
+def test_reasons_carry_structured_facts_for_any_language():
+    (links,) = evaluate(POST, Submission("x", link_count=5)).reasons
+    assert links.as_dict()["count"] == 5 and links.as_dict()["limit"] == 2
+    (word,) = evaluate(POST, Submission("في السياسات")).reasons
+    assert word.as_dict()["entry"] == "سياسة*"

@@ -1,17 +1,12 @@
 """Turn the services' moderator views into what a page shows: highlighted body, reasons in words."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from comment_service.dashboard import i18n, t
 from comment_service.dashboard.render import has_invisible, highlight, matched_text
-
-_ENTRY = re.compile(r"«(.+?)»")
-_LINKS = re.compile(r"^(\d+) links?; this site allows (\d+)")
-_REPORTED = re.compile(r"after (\d+) reader reports? \(threshold (\d+)\)")
 
 
 def _known(key: str) -> bool:
@@ -37,14 +32,13 @@ def reason_detail(reason: dict[str, Any], body: str) -> Markup | str | None:
     detail = str(reason.get("detail") or "")
     if code in ("banned_word", "suspect_word"):
         matched = matched_text(body, reason)
-        entry = _ENTRY.search(detail)
-        if matched and entry:
-            return _rich("reason_word_detail", entry=entry.group(1), matched=matched)
+        if matched and reason.get("entry"):
+            return _rich("reason_word_detail", entry=reason["entry"], matched=matched)
         return _rich("reason_word_matched", matched=matched) if matched else None
-    if code == "too_many_links" and (m := _LINKS.search(detail)):
-        return t("reason_links_detail", count=int(m.group(1)), limit=int(m.group(2)))
-    if code == "reported" and (m := _REPORTED.search(detail)):
-        return t("reason_reported_detail", count=int(m.group(1)), threshold=int(m.group(2)))
+    if code == "too_many_links" and "count" in reason:
+        return t("reason_links_detail", count=int(reason["count"]), limit=int(reason["limit"]))
+    if code == "reported" and "count" in reason:
+        return t("reason_reported_detail", count=int(reason["count"]), threshold=int(reason["threshold"]))
     if code == "spam_score" and "score" in reason:
         return t("reason_spam_detail", score=reason.get("score"), threshold=reason.get("threshold"))
     if not _known(f"reason_{code}"):

@@ -36,10 +36,13 @@ class HoldReason:
     code: ReasonCode
     detail: str
     span: tuple[int, int] | None = None
+    # Structured facts behind the detail (the listed entry, counts and limits), so a dashboard can
+    # say it in any language without parsing the English detail.
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form stored with the comment and shown to moderators."""
-        out: dict[str, Any] = {"code": self.code.value, "detail": self.detail}
+        out: dict[str, Any] = {"code": self.code.value, "detail": self.detail, **self.facts}
         if self.span is not None:
             out["span"] = list(self.span)
         return out
@@ -84,7 +87,7 @@ class Decision:
 
 def _word_reasons(code: ReasonCode, entries: tuple[str, ...], view: MatchView, label: str) -> list[HoldReason]:
     return [
-        HoldReason(code, f"{label} «{m.entry}» matched «{m.matched}»", m.span)
+        HoldReason(code, f"{label} «{m.entry}» matched «{m.matched}»", m.span, {"entry": m.entry})
         for m in compile_words(entries).find(view)
     ]
 
@@ -105,7 +108,8 @@ def evaluate(policy: Policy, submission: Submission) -> Decision:
     held = _word_reasons(ReasonCode.SUSPECT_WORD, policy.suspect_words, view, "Suspect word")
     if submission.link_count > policy.link_limit:
         held.append(HoldReason(
-            ReasonCode.TOO_MANY_LINKS, f"{submission.link_count} links; this site allows {policy.link_limit}."
+            ReasonCode.TOO_MANY_LINKS, f"{submission.link_count} links; this site allows {policy.link_limit}.",
+            facts={"count": submission.link_count, "limit": policy.link_limit},
         ))
     if policy.hold_first_time and not submission.author_has_approved_comment:
         held.append(HoldReason(ReasonCode.FIRST_TIME_AUTHOR, "The author has no approved comment on this site yet."))

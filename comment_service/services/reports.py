@@ -45,7 +45,8 @@ def report_comment(site: Site, comment_id: int, reason: str, note: str | None, c
 def _hide_for_review(site: Site, c: Comment, threshold: int) -> None:
     """Send a much-reported comment back to pending, with the reason, until a moderator decides."""
     was = c.status
-    reason = HoldReason(ReasonCode.REPORTED, f"Hidden after {c.open_reports} reader reports (threshold {threshold}).")
+    reason = HoldReason(ReasonCode.REPORTED, f"Hidden after {c.open_reports} reader reports (threshold {threshold}).",
+                        facts={"count": c.open_reports, "threshold": threshold})
     c.status = Status.PENDING
     c.hold_reasons = [*(c.hold_reasons or []), reason.as_dict()]
     c.revision += 1
