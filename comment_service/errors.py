@@ -104,7 +104,7 @@ def error_response(status: int, code: str, message: str, fields: Any = None, hea
     return resp
 
 
-def _retry_after() -> int:
+def retry_after() -> int:
     """Seconds until the limit that refused this request lets the client in again."""
     current = limiter.current_limit
     if current is None:
@@ -133,7 +133,7 @@ def register_errorhandlers(app: Flask) -> None:
         code, message = HTTP_CODES.get(status, ("http_error", err.name))
         resp = error_response(status, code, message)
         if status == 429:
-            resp.headers["Retry-After"] = str(_retry_after())
+            resp.headers["Retry-After"] = str(retry_after())
         if err.response is not None:  # e.g. Retry-After, Allow
             for k in ("Retry-After", "Allow"):
                 if k in err.response.headers:

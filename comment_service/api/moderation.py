@@ -41,8 +41,7 @@ def _change(data: dict) -> Change:
 
 
 def _view(site: Site, comment_id: int) -> dict:
-    items, _ = moderation._items_by_id(site, [comment_id])
-    return items[0]
+    return moderation.moderator_items(site, [comment_id])[0]
 
 
 @bp.get("/sites/<slug:site>/settings")

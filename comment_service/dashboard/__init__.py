@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from comment_service.dashboard import i18n
 from comment_service.dashboard.auth import load_moderator, wants_json
-from comment_service.errors import ApiError, _retry_after, error_response
+from comment_service.errors import ApiError, error_response, retry_after
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
 
@@ -115,7 +115,7 @@ def _http_error(err: HTTPException) -> Any:
     message = t(key) if key in i18n.catalog(i18n.DEFAULT) else (err.name or "Error")
     headers = {}
     if status == 429:
-        retry = _retry_after()
+        retry = retry_after()
         headers["Retry-After"] = str(retry)
         if request.endpoint == "dashboard.login" and not wants_json():
             page = render_template("dashboard/login.html", error=t("login_throttled", count=-(-retry // 60)),

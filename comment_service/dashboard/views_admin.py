@@ -30,7 +30,7 @@ COMMENT_ACTIONS = {
 
 def _comment_view(site: Site, comment_id: int) -> dict:
     moderation.get_comment(site, comment_id)  # 404 for another site's comment
-    items, _ = moderation._items_by_id(site, [comment_id])
+    items = moderation.moderator_items(site, [comment_id])
     return items_for_page(site, items)[0]
 
 

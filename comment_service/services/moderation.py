@@ -179,11 +179,11 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
     db.session.commit()
     if not claimed:
         return []
-    items, _ = _items_by_id(site, sorted(claimed))
-    return items
+    return moderator_items(site, sorted(claimed))
 
 
-def _items_by_id(site: Site, ids: list[int]) -> tuple[list[dict[str, Any]], None]:
+def moderator_items(site: Site, ids: list[int]) -> list[dict[str, Any]]:
+    """These comments of the site as moderators see them (with the authors' history), by id."""
     rows = db.session.execute(
         sa.select(Comment, Thread.key, Thread.title)
         .join(Thread, Thread.id == Comment.thread_id)
@@ -191,7 +191,7 @@ def _items_by_id(site: Site, ids: list[int]) -> tuple[list[dict[str, Any]], None
         .order_by(Comment.id)
     ).all()
     history = _author_history(site, {c.email_hmac for c, _, _ in rows if c.email_hmac})
-    return [moderator_view(c, k, t, history.get(c.email_hmac or "", {})) for c, k, t in rows], None
+    return [moderator_view(c, k, t, history.get(c.email_hmac or "", {})) for c, k, t in rows]
 
 
 def release_claims(site: Site, actor: str, ids: list[int], *, leased_until: datetime | None = None) -> int:
