@@ -17,6 +17,15 @@ from comment_service.services.moderation import Change, Queue
 
 MODERATOR_HEADER = "X-Majlis-Moderator"
 
+# Output schemas, built once.
+_bulk_result = schemas.BulkResultSchema()
+_claimed = schemas.ClaimedSchema()
+_decided = schemas.DecidedSchema()
+_history = schemas.HistorySchema()
+_moderator_comment = schemas.ModeratorCommentSchema()
+_queue_page = schemas.QueuePageSchema()
+_report_list = schemas.ReportListSchema()
+
 
 def _actor() -> str:
     """The key, and the person behind it when the caller says (one key may serve many moderators)."""
@@ -73,7 +82,7 @@ def queue_page(site: Site, queue: str):
     q = _queue(queue)
     args = schemas.queue_query.load(request.args.to_dict())
     items, more = moderation.queue_items(site, q, int(args["cursor"]) if args["cursor"] else None, args["limit"])
-    return schemas.QueuePageSchema().dump({"items": items, "next_cursor": str(more) if more else None})
+    return _queue_page.dump({"items": items, "next_cursor": str(more) if more else None})
 
 
 @bp.post("/sites/<slug:site>/queues/<queue>/claim")
@@ -83,7 +92,7 @@ def claim(site: Site, queue: str):
     q = _queue(queue)
     args = schemas.claim_schema.load(json_body())
     items = moderation.claim_batch(site, q, _actor(), args["limit"], args["lease_seconds"])
-    return schemas.ClaimedSchema().dump({"items": items})
+    return _claimed.dump({"items": items})
 
 
 @bp.post("/sites/<slug:site>/queues/<queue>/release")
@@ -100,7 +109,7 @@ def release(site: Site, queue: str):
 def moderator_comment(site: Site, comment_id: int):
     """One comment as moderators see it."""
     moderation.get_comment(site, comment_id)
-    return schemas.ModeratorCommentSchema().dump(_view(site, comment_id))
+    return _moderator_comment.dump(_view(site, comment_id))
 
 
 @bp.post("/sites/<slug:site>/comments/<int:comment_id>/decision")
@@ -109,7 +118,7 @@ def decide(site: Site, comment_id: int):
     """Approve, reject, mark spam or not, delete or restore the revision the moderator saw."""
     change = _change(schemas.decision_schema.load(json_body()))
     moderation.decide(site, comment_id, change)
-    return schemas.DecidedSchema().dump({"comment": _view(site, comment_id)})
+    return _decided.dump({"comment": _view(site, comment_id)})
 
 
 @bp.post("/sites/<slug:site>/decisions")
@@ -118,14 +127,14 @@ def decide_bulk(site: Site):
     """Up to 100 decisions; each succeeds or fails on its own."""
     data = schemas.bulk_schema.load(json_body())
     results = moderation.decide_many(site, [(d["id"], _change(d)) for d in data["decisions"]])
-    return schemas.BulkResultSchema().dump({"results": results})
+    return _bulk_result.dump({"results": results})
 
 
 @bp.get("/sites/<slug:site>/comments/<int:comment_id>/history")
 @require_site_key
 def comment_history(site: Site, comment_id: int):
     """Every recorded change of a comment, oldest first."""
-    return schemas.HistorySchema().dump({"history": moderation.history(site, comment_id)})
+    return _history.dump({"history": moderation.history(site, comment_id)})
 
 
 def _report_limit() -> str:
@@ -151,7 +160,7 @@ def report(site: str, comment_id: int):
 @require_site_key
 def comment_reports(site: Site, comment_id: int):
     """A comment's reports."""
-    return schemas.ReportListSchema().dump({"reports": reports.comment_reports(site, comment_id)})
+    return _report_list.dump({"reports": reports.comment_reports(site, comment_id)})
 
 
 @bp.post("/sites/<slug:site>/comments/<int:comment_id>/reports/dismiss")
@@ -161,6 +170,6 @@ def dismiss(site: Site, comment_id: int):
     data = schemas.dismiss_schema.load(json_body())
     reports.dismiss_reports(site, comment_id, Change(Action.APPROVE, data["revision"], "moderator", _actor(),
                                                      note=data["note"]))
-    return schemas.DecidedSchema().dump({"comment": _view(site, comment_id)})
+    return _decided.dump({"comment": _view(site, comment_id)})
 
 

@@ -176,10 +176,11 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
         .returning(Comment.id)
         .execution_options(synchronize_session=False)
     ).all()
+    # Read the items inside the claiming transaction: it sees its own update, and the site row
+    # is not reloaded as it would be after a commit.
+    items = moderator_items(site, sorted(claimed)) if claimed else []
     db.session.commit()
-    if not claimed:
-        return []
-    return moderator_items(site, sorted(claimed))
+    return items
 
 
 def moderator_items(site: Site, ids: list[int]) -> list[dict[str, Any]]:
