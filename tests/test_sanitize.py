@@ -43,12 +43,13 @@ def test_sanitize(source, expected, why):
 
 @pytest.mark.parametrize("tag", ["b", "blockquote", "ul><li"])
 def test_deeply_nested_input_at_the_length_limit_stays_fast(tag):
-    """bleach slows sharply with nesting; at our 5,000-char cap it must stay well under a second."""
+    """bleach slows sharply with nesting; at our 5,000-char cap it takes ~0.05 s, and must stay under
+    2 s even on a loaded shared CI machine (uncapped nesting takes far longer)."""
     opening = f"<{tag}>"
     body = (opening * (5000 // len(opening)))[:5000]
     started = time.perf_counter()
     sanitize_body(body)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.0
 
 
 LINK_CASES = [
