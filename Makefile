@@ -33,8 +33,11 @@ run: demo
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app
 
 # TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test  runs it on PostgreSQL.
-test: install-test
+test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

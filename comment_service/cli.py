@@ -154,8 +154,12 @@ def seed_demo(port: int) -> None:
         db.session.commit()
     if db.session.scalar(sa.select(Thread.id).where(Thread.site_id == site.id, Thread.key == DEMO_THREAD)) is None:
         title, _ = demo_article()
-        first, _ = services.submit_comment(site, _demo_comment(title, None, "سارة", "قراءة مهمة، شكرا على التغطية."), None)
-        services.submit_comment(site, _demo_comment(title, first.id, "Omar", "Agreed — the Sahel part deserves more coverage."), None)
+        first, _ = services.submit_comment(
+            site, _demo_comment(title, None, "سارة", "قراءة مهمة، شكرا على التغطية."), None
+        )
+        services.submit_comment(
+            site, _demo_comment(title, first.id, "Omar", "Agreed — the Sahel part deserves more coverage."), None
+        )
         click.echo(f"created thread {DEMO_THREAD} with 2 comments")
     # Development convenience only: the demo site's key in a file, so the README's curl session works.
     key_file = Path(current_app.config["MAJLIS_DEMO_KEY_FILE"])

@@ -5,7 +5,7 @@ Every variable the service reads is listed once, here:
 | variable | default | meaning |
 |---|---|---|
 | MAJLIS_ENV | development | development, production or testing |
-| SECRET_KEY | dev: a random key kept in instance/secret_key | signs sessions, derives HMAC keys (emails, IPs, avatars) |
+| SECRET_KEY | dev: random, kept in instance/secret_key | signs sessions, derives HMAC keys (emails, IPs, avatars) |
 | DATABASE_URL | sqlite:///<instance>/majlis.db | SQLAlchemy URL; postgres:// is accepted and means psycopg 3 |
 | RATELIMIT_STORAGE_URI | memory:// | Flask-Limiter storage, e.g. redis://127.0.0.1:6379/0 |
 | MAJLIS_POST_RATE_LIMIT | 5 per minute;60 per hour | limit on comment submissions per client IP |
@@ -16,7 +16,7 @@ Every variable the service reads is listed once, here:
 | MAJLIS_READ_MAX_AGE | 5 | seconds a public thread read may be cached (Cache-Control) |
 | MAJLIS_DEMO_KEY_FILE | instance/demo-api-key | where `flask demo` keeps the demo site's API key (development) |
 | MAJLIS_CACHE_SIZE | 2048 | serialised thread pages kept per process |
-| MAJLIS_READ_MEMO_SECONDS | 1 | a process reuses a thread page this long before probing its version again (0: always probe) |
+| MAJLIS_READ_MEMO_SECONDS | 1 | a process reuses a thread page this long before probing its version (0: always) |
 | MAJLIS_LOGIN_RATE_LIMIT | 10 per minute;100 per day | failed dashboard sign-ins allowed per client IP |
 | MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT | 5 per 15 minutes;50 per day | failed sign-ins allowed per account, from any IP |
 | MAJLIS_SESSION_HOURS | 12 | a dashboard sign-in lasts this long (and so does its CSRF token) |

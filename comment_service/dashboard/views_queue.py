@@ -1,7 +1,8 @@
 """Queues and decisions: the pages moderators work in all day.
 
-Opening a work queue (pending, reported, unmoderated, spam) claims its oldest items for this moderator (services.moderation.claim_batch,
-actor "mod:<id>"), so two moderators never see the same item; leaving the page gives them back.
+Opening a work queue (pending, reported, unmoderated, spam) claims its oldest items for this
+moderator (services.moderation.claim_batch, actor "mod:<id>"), so two moderators never see the same
+item; leaving the page gives them back. Approved and rejected are browsed without claims.
 Every decision carries the revision the moderator saw: a stale one is refused with a message.
 """
 from __future__ import annotations
