@@ -109,36 +109,23 @@ def queue_items(site: Site, queue: Queue, after: int | None, limit: int, *, thre
     `thread` (a thread key) and `text` (in the body or the author's name) narrow the queue.
     """
     stmt = (
-        _MODERATOR_ROWS
+        sa.select(Comment, Thread.key, Thread.title)
+        .join(Thread, Thread.id == Comment.thread_id)
         .where(Comment.site_id == site.id, queue_filter(queue), *narrowing(site, thread, text))
         .order_by(Comment.id)
         .limit(limit + 1)
     )
     if after is not None:
         stmt = stmt.where(Comment.id > after)
-    rows = db.session.connection().execute(stmt).all()
+    rows = db.session.execute(stmt).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return _views(site, rows), (rows[-1].id if more else None)
+    history = _author_history(site, {c.email_hmac for c, _, _ in rows if c.email_hmac})
+    items = [moderator_view(c, key, title, history.get(c.email_hmac or "", {})) for c, key, title in rows]
+    return items, (rows[-1][0].id if more else None)
 
 
-# What a moderator's view of a comment reads, as plain rows: loading full ORM objects (every
-# column, identity map, state) was a third of a claim's time on 1,000,000 comments (bench/).
-_MODERATOR_ROWS = sa.select(
-    Comment.id, Comment.parent_id, Comment.author_name, Comment.author_email, Comment.email_hmac,
-    Comment.author_url, Comment.avatar, Comment.body_html, Comment.body_source, Comment.status,
-    Comment.revision, Comment.hold_reasons, Comment.spam_score, Comment.open_reports, Comment.claimed_by,
-    Comment.claim_expires_at, Comment.created_at, Comment.edited_at,
-    Thread.key.label("thread_key"), Thread.title.label("thread_title"),
-).join(Thread, Thread.id == Comment.thread_id)
-
-
-def _views(site: Site, rows: list[Any]) -> list[dict[str, Any]]:
-    history = _author_history(site, {r.email_hmac for r in rows if r.email_hmac})
-    return [moderator_view(r, r.thread_key, r.thread_title, history.get(r.email_hmac or "", {})) for r in rows]
-
-
-def moderator_view(c: Any, thread_key: str, thread_title: str | None, history: dict[str, int]) -> dict[str, Any]:
+def moderator_view(c: Comment, thread_key: str, thread_title: str | None, history: dict[str, int]) -> dict[str, Any]:
     """A comment as moderators see it: email, reasons, revision, claim and the author's record."""
     return {
         "id": c.id,
@@ -207,10 +194,14 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
 
 def moderator_items(site: Site, ids: list[int]) -> list[dict[str, Any]]:
     """These comments of the site as moderators see them (with the authors' history), by id."""
-    rows = db.session.connection().execute(
-        _MODERATOR_ROWS.where(Comment.site_id == site.id, Comment.id.in_(ids)).order_by(Comment.id)
+    rows = db.session.execute(
+        sa.select(Comment, Thread.key, Thread.title)
+        .join(Thread, Thread.id == Comment.thread_id)
+        .where(Comment.site_id == site.id, Comment.id.in_(ids))
+        .order_by(Comment.id)
     ).all()
-    return _views(site, rows)
+    history = _author_history(site, {c.email_hmac for c, _, _ in rows if c.email_hmac})
+    return [moderator_view(c, k, t, history.get(c.email_hmac or "", {})) for c, k, t in rows]
 
 
 def release_claims(site: Site, actor: str, ids: list[int], *, leased_until: datetime | None = None) -> int:
