@@ -1,11 +1,11 @@
 """The author's own changes from the widget: edit or delete a comment with its edit token."""
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, request
 
 from comment_service import schemas, services
 from comment_service.api import bp
-from comment_service.api.cors import require_allowed_origin
+from comment_service.api.cors import public_site
 from comment_service.api.http import json_body
 from comment_service.api.openapi import SITE, component, document, errors, json_content
 from comment_service.extensions import limiter
@@ -27,18 +27,11 @@ _author_limit = limiter.shared_limit(
 )
 
 
-def _site(slug: str):
-    site = services.get_site(slug)
-    g.site_origins = site.allowed_origins
-    require_allowed_origin()
-    return site
-
-
 @bp.patch("/sites/<slug:site>/comments/<int:comment_id>")
 @_author_limit
 def edit_comment(site: str, comment_id: int):
     """Replace one's comment text inside the edit window; it is moderated again."""
-    site_obj = _site(site)
+    site_obj = public_site(site, write=True)
     data = schemas.comment_edit_schema.load(json_body())
     comment, thread_key = authoring.edit_comment(
         site_obj, comment_id, request.headers.get(TOKEN_HEADER), data["body"], request.remote_addr
@@ -50,7 +43,7 @@ def edit_comment(site: str, comment_id: int):
 @_author_limit
 def withdraw_comment(site: str, comment_id: int):
     """Delete one's comment inside the edit window (a tombstone stays if it has replies)."""
-    authoring.delete_comment(_site(site), comment_id, request.headers.get(TOKEN_HEADER))
+    authoring.delete_comment(public_site(site, write=True), comment_id, request.headers.get(TOKEN_HEADER))
     return "", 204
 
 

@@ -5,7 +5,7 @@ from flask import Response, current_app, g, request
 
 from comment_service import services
 from comment_service.api import bp
-from comment_service.api.cors import require_allowed_origin
+from comment_service.api.cors import public_site
 from comment_service.api.http import json_body
 from comment_service.extensions import limiter
 from comment_service.schemas import (
@@ -32,9 +32,7 @@ def _query(*names: str) -> dict[str, str]:
 @limiter.limit(_post_limit, deduct_when=lambda resp: resp.status_code == 201)
 def create_comment(site: str):
     """Submit a comment from the reader's form."""
-    site_obj = services.get_site(site)
-    g.site_origins = site_obj.allowed_origins
-    require_allowed_origin()
+    site_obj = public_site(site, write=True)
     data = comment_create_schema.load(json_body())
     comment, token = services.submit_comment(site_obj, data, request.remote_addr)
     body = {
@@ -48,9 +46,7 @@ def create_comment(site: str):
 @bp.post("/sites/<slug:site>/comments/own")
 def own_comments(site: str):
     """The author's own comments, by the edit tokens their browser kept (pending ones included)."""
-    site_obj = services.get_site(site)
-    g.site_origins = site_obj.allowed_origins
-    require_allowed_origin()
+    site_obj = public_site(site, write=True)
     data = own_query_schema.load(json_body())
     found = own.own_comments(site_obj, [(c["id"], c["edit_token"]) for c in data["comments"]])
     return OwnCommentsSchema().dump({"comments": found})
@@ -73,7 +69,6 @@ def list_comments(site: str):
 @bp.get("/sites/<slug:site>/counts")
 def comment_counts(site: str):
     """Count the visible comments of up to 100 threads in one request."""
-    site_obj = services.get_site(site)
-    g.site_origins = site_obj.allowed_origins
+    site_obj = public_site(site)
     args = counts_query.load({"thread": request.args.getlist("thread")} if "thread" in request.args else {})
     return {"counts": services.thread_counts(site_obj, args["thread"])}

@@ -12,6 +12,7 @@ from comment_service.api import bp
 from comment_service.errors import ApiError
 from comment_service.extensions import db
 from comment_service.models import Site
+from comment_service.services.sites import get_site
 
 ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = "Content-Type, X-Edit-Token, If-None-Match"
@@ -31,6 +32,16 @@ def _site_origins() -> list[str] | None:
 def origin_allowed(origin: str, origins: list[str] | None) -> bool:
     """Exact, case-insensitive match of scheme://host[:port]."""
     return bool(origins) and origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in origins}
+
+
+def public_site(slug: str, write: bool = False) -> Site:
+    """The site of a public endpoint (404 if none), its origins noted for the CORS answer; a write
+    from a page of another origin is refused."""
+    site = get_site(slug)
+    g.site_origins = site.allowed_origins
+    if write:
+        require_allowed_origin()
+    return site
 
 
 def require_allowed_origin() -> None:

@@ -5,14 +5,14 @@ from flask import current_app, g, request
 
 from comment_service import schemas
 from comment_service.api import bp
-from comment_service.api.cors import require_allowed_origin
+from comment_service.api.cors import public_site
 from comment_service.api.http import json_body
 from comment_service.auth import require_site_key
 from comment_service.errors import ApiError
 from comment_service.extensions import limiter
 from comment_service.models import Site, utcnow
 from comment_service.moderation.status import Action
-from comment_service.services import get_site, moderation, reports, sites
+from comment_service.services import moderation, reports, sites
 from comment_service.services.moderation import Change, Queue
 
 MODERATOR_HEADER = "X-Majlis-Moderator"
@@ -145,9 +145,7 @@ def _report_limit() -> str:
 @limiter.limit(_report_limit)
 def report(site: str, comment_id: int):
     """A reader reports a visible comment (counted once per reader)."""
-    site_obj = get_site(site)
-    g.site_origins = site_obj.allowed_origins
-    require_allowed_origin()
+    site_obj = public_site(site, write=True)
     data = schemas.report_create_schema.load(json_body())
     new, _ = reports.report_comment(
         site_obj, comment_id, data["reason"], data["note"], request.remote_addr, request.headers.get("User-Agent")

@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from comment_service.errors import FieldError
 from comment_service.moderation.status import Action, RejectReason, ReportReason, Status
 from comment_service.schemas.fields import ID_MAX, Length, OneOf, Range, Text, raise_field
-from comment_service.schemas.public import check_cursor
+from comment_service.schemas.public import CURSOR_RE, check_cursor
 
 ORIGIN_RE = re.compile(r"^https?://[^/\s?#]+$", re.IGNORECASE)
 QUEUE_PAGE_MAX, CLAIM_MAX, BULK_MAX, WORDS_MAX = 100, 100, 100, 1000
@@ -71,7 +71,7 @@ class QueueQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    cursor = fields.String(load_default=None, validate=check_cursor, metadata={"pattern": r"^[0-9]{1,10}$"})
+    cursor = fields.String(load_default=None, validate=check_cursor, metadata={"pattern": CURSOR_RE})
     limit = fields.Integer(load_default=50, validate=Range(1, QUEUE_PAGE_MAX))
 
 

@@ -251,6 +251,12 @@ class Change:
     note: str | None = None
 
 
+def stale_revision(c: Comment) -> ApiError:
+    """The 409 for a decision made on a revision the comment has moved past."""
+    return ApiError(409, "stale_revision",
+                    f"The comment changed since you loaded it (now revision {c.revision}, status {c.status.value}).")
+
+
 def apply_change(site: Site, c: Comment, change: Change, now: datetime) -> Comment:
     """Change a comment's status if the caller saw its current revision; no commit.
 
@@ -258,8 +264,7 @@ def apply_change(site: Site, c: Comment, change: Change, now: datetime) -> Comme
     claimed. The UPDATE re-checks revision and status, so two concurrent deciders cannot both win.
     """
     if c.revision != change.revision:
-        raise ApiError(409, "stale_revision",
-                       f"The comment changed since you loaded it (now revision {c.revision}, status {c.status.value}).")
+        raise stale_revision(c)
     if change.actor_type == "moderator" and _claim_is_live(c, now) and c.claimed_by != change.actor:
         raise ApiError(409, "claimed_by_other",
                        "Another moderator holds this comment; it is released when their lease ends.")

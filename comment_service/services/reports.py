@@ -13,7 +13,7 @@ from comment_service.moderation.rules import HoldReason, ReasonCode
 from comment_service.moderation.status import Status, is_visible
 from comment_service.services.comments import bump_thread
 from comment_service.services.identity import reader_fingerprint
-from comment_service.services.moderation import Change, get_comment
+from comment_service.services.moderation import Change, get_comment, stale_revision
 from comment_service.services.sites import site_settings
 
 
@@ -71,8 +71,7 @@ def dismiss_reports(site: Site, comment_id: int, change: Change) -> Comment:
     """A moderator finds the reports unfounded: close them; the comment keeps its status."""
     c = get_comment(site, comment_id)
     if c.revision != change.revision:
-        raise ApiError(409, "stale_revision",
-                       f"The comment changed since you loaded it (now revision {c.revision}, status {c.status.value}).")
+        raise stale_revision(c)
     if c.open_reports == 0:
         raise ApiError(409, "no_open_reports", "This comment has no open reports.")
     db.session.execute(
