@@ -700,7 +700,7 @@ def in_process(app_env: dict[str, str], pages: list[tuple[str, int | None]], cla
                     site = get_site(slug)
                     captured.clear()
                     queue_items(site, q, None, args.limit)
-                    stmt, params = next(c for c in captured if "FROM comment JOIN thread" in c[0])
+                    stmt, params = next(c for c in captured if c[0].startswith("SELECT comment.id") and "LIMIT" in c[0])
                     db.session.remove()
                     text = [r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + stmt,
                                                                 params).all()]
@@ -751,19 +751,31 @@ def stop_profiles(procs: list[subprocess.Popen]) -> None:
 
 
 PROFILE_RATE = 200  # py-spy samples per second and worker
-# Where a sample inside a view goes: the first rule whose frame is on the stack wins.
+# Where a sample inside a view goes: the first rule whose frame is on the stack wins. Frames are
+# matched as "function (package/", without the class: py-spy 0.3 writes "Connection.wait (psycopg/...",
+# 0.4 writes "wait (psycopg/..." (see _unqualified).
 PROFILE_BUCKETS = [
-    ("waiting for PostgreSQL (psycopg Connection.wait)", "Connection.wait (psycopg/"),
-    ("marshmallow Schema.dump", "Schema.dump (marshmallow/"),
-    ("SQLAlchemy: reload of expired objects after commit", "InstanceState._load_expired (sqlalchemy/"),
+    ("waiting for PostgreSQL (psycopg Connection.wait)", ";wait (psycopg/connection.py"),
+    ("marshmallow Schema.dump", ";dump (marshmallow/schema.py"),
+    ("SQLAlchemy: reload of expired objects after commit", ";_load_expired (sqlalchemy/"),
     ("SQLAlchemy: ORM row loading", "(sqlalchemy/orm/loading.py"),
     ("SQLAlchemy: statement compile/cache, session, other", "(sqlalchemy/"),
     ("psycopg: adapt, prepare, send, fetch (client side)", "(psycopg/"),
     ("marshmallow load (request validation)", "(marshmallow/"),
-    ("comment_service Python (moderator_view, ...)", "(comment_service/"),
+    ("comment_service Python (moderator_view, dump_moderator_comment, ...)", "(comment_service/"),
 ]
-PROFILE_FUNCTIONS = ["site_for_key", "queue_items", "claim_batch", "_author_history", "_items_by_id",
-                     "moderator_view", "Session.commit", "Schema.dump", "Connection.wait"]
+# Inclusive shares of these frames (label, frame).
+PROFILE_FUNCTIONS = [(name, f";{name} (comment_service/") for name in (
+    "site_for_key", "queue_items", "claim_batch", "moderator_items", "moderator_view", "dump_moderator_comment")] + [
+    ("Session.commit", ";commit (sqlalchemy/orm/session.py"), ("Schema.dump", ";dump (marshmallow/schema.py"),
+    ("Connection.wait", ";wait (psycopg/connection.py"), ("JSON response", ";response (flask/json/provider.py"),
+]
+_QUALIFIER = re.compile(r"(?<=;)(?:\w+\.)+(?=\w+ \()")
+
+
+def _unqualified(stack: str) -> str:
+    """';Flask.wsgi_app (flask/app.py:1511);...' -> ';wsgi_app (flask/app.py:1511);...'"""
+    return _QUALIFIER.sub("", ";" + stack)
 
 
 def summarise_profile(directory: Path, rate: int, requests: dict[str, int]) -> dict[str, Any]:
@@ -780,18 +792,19 @@ def summarise_profile(directory: Path, rate: int, requests: dict[str, int]) -> d
     for f in directory.glob("worker-*.txt"):
         for line in f.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
-            if not count.isdigit() or "Flask.wsgi_app (" not in stack:
+            stack = _unqualified(stack)
+            if not count.isdigit() or ";wsgi_app (flask/app.py" not in stack:
                 continue
             n = int(count)
             view = re.search(r";(queue_page|claim|healthz|readyz) \(comment_service/", stack)
-            part = ("auth (site_for_key)" if "site_for_key (" in stack else view[1] if view
-                    else "JSON encoding of the answer" if "DefaultJSONProvider.response (" in stack
-                    else "teardown (session ROLLBACK, pool)" if "_teardown_session (" in stack
+            part = ("auth (site_for_key)" if ";site_for_key (" in stack else view[1] if view
+                    else "JSON encoding of the answer" if ";response (flask/json/provider.py" in stack
+                    else "teardown (session ROLLBACK, pool)" if ";_teardown_session (" in stack
                     else "flask/werkzeug other")
             parts[part] += n
             buckets[part][next((b for b, frame in PROFILE_BUCKETS if frame in stack), "other")] += n
-            for fn in PROFILE_FUNCTIONS:
-                if f";{fn} (" in stack:
+            for fn, frame in PROFILE_FUNCTIONS:
+                if frame in stack:
                     functions[part][fn] += n
     total = sum(parts.values()) or 1
     share = lambda by: {p: {k: round(100 * v / parts[p], 1) for k, v in c.most_common()} for p, c in by.items()}  # noqa: E731
