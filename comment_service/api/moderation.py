@@ -17,14 +17,12 @@ from comment_service.services.moderation import Change, Queue
 
 MODERATOR_HEADER = "X-Majlis-Moderator"
 
-# Output schemas, built once.
+# Output schemas, built once. Moderator comments (QueuePage, Claimed, Decided, ModeratorComment)
+# are written by schemas.dump_moderator_comment, which gives the schema's JSON at a tenth of the cost.
 _bulk_result = schemas.BulkResultSchema()
-_claimed = schemas.ClaimedSchema()
-_decided = schemas.DecidedSchema()
 _history = schemas.HistorySchema()
-_moderator_comment = schemas.ModeratorCommentSchema()
-_queue_page = schemas.QueuePageSchema()
 _report_list = schemas.ReportListSchema()
+_dump = schemas.dump_moderator_comment
 
 
 def _actor() -> str:
@@ -50,7 +48,7 @@ def _change(data: dict) -> Change:
 
 
 def _view(site: Site, comment_id: int) -> dict:
-    return moderation.moderator_items(site, [comment_id])[0]
+    return _dump(moderation.moderator_items(site, [comment_id])[0])
 
 
 @bp.get("/sites/<slug:site>/settings")
@@ -82,7 +80,7 @@ def queue_page(site: Site, queue: str):
     q = _queue(queue)
     args = schemas.queue_query.load(request.args.to_dict())
     items, more = moderation.queue_items(site, q, int(args["cursor"]) if args["cursor"] else None, args["limit"])
-    return _queue_page.dump({"items": items, "next_cursor": str(more) if more else None})
+    return {"items": [_dump(i) for i in items], "next_cursor": str(more) if more else None}
 
 
 @bp.post("/sites/<slug:site>/queues/<queue>/claim")
@@ -92,7 +90,7 @@ def claim(site: Site, queue: str):
     q = _queue(queue)
     args = schemas.claim_schema.load(json_body())
     items = moderation.claim_batch(site, q, _actor(), args["limit"], args["lease_seconds"])
-    return _claimed.dump({"items": items})
+    return {"items": [_dump(i) for i in items]}
 
 
 @bp.post("/sites/<slug:site>/queues/<queue>/release")
@@ -109,7 +107,7 @@ def release(site: Site, queue: str):
 def moderator_comment(site: Site, comment_id: int):
     """One comment as moderators see it."""
     moderation.get_comment(site, comment_id)
-    return _moderator_comment.dump(_view(site, comment_id))
+    return _view(site, comment_id)
 
 
 @bp.post("/sites/<slug:site>/comments/<int:comment_id>/decision")
@@ -118,7 +116,7 @@ def decide(site: Site, comment_id: int):
     """Approve, reject, mark spam or not, delete or restore the revision the moderator saw."""
     change = _change(schemas.decision_schema.load(json_body()))
     moderation.decide(site, comment_id, change)
-    return _decided.dump({"comment": _view(site, comment_id)})
+    return {"comment": _view(site, comment_id)}
 
 
 @bp.post("/sites/<slug:site>/decisions")
@@ -168,6 +166,6 @@ def dismiss(site: Site, comment_id: int):
     data = schemas.dismiss_schema.load(json_body())
     reports.dismiss_reports(site, comment_id, Change(Action.APPROVE, data["revision"], "moderator", _actor(),
                                                      note=data["note"]))
-    return _decided.dump({"comment": _view(site, comment_id)})
+    return {"comment": _view(site, comment_id)}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -116,6 +117,38 @@ class ModeratorCommentSchema(Schema):
     author_history = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     created_at = fields.DateTime(required=True)
     edited_at = fields.DateTime(required=True, allow_none=True)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def dump_moderator_comment(item: dict[str, Any]) -> dict[str, Any]:
+    """ModeratorCommentSchema().dump(item), written out for queue pages and claims of up to 100 items.
+
+    marshmallow walked every nested field of every item and took 2-3 ms of a 50-item claim
+    (bench/README.md); this takes a tenth of that. The schema stays the document of the shape (and
+    the OpenAPI source): tests/test_moderator_dump.py checks that both give the same JSON.
+    """
+    claim = item["claim"]
+    author = item["author"]
+    return {
+        "id": item["id"],
+        "thread": {"key": item["thread"]["key"], "title": item["thread"]["title"]},
+        "parent_id": item["parent_id"],
+        "author": {"name": author["name"], "email": author["email"], "url": author["url"], "avatar": author["avatar"]},
+        "body_html": item["body_html"],
+        "body_source": item["body_source"],
+        "status": item["status"],
+        "revision": item["revision"],
+        "reasons": [dict(r) for r in item["reasons"]],
+        "spam_score": float(item["spam_score"]) if item["spam_score"] is not None else None,
+        "open_reports": item["open_reports"],
+        "claim": {"by": claim["by"], "expires_at": _iso(claim["expires_at"])} if claim is not None else None,
+        "author_history": dict(item["author_history"]),
+        "created_at": _iso(item["created_at"]),
+        "edited_at": _iso(item["edited_at"]),
+    }
 
 
 class QueuePageSchema(Schema):
@@ -299,6 +332,6 @@ __all__ = [
     "DecisionSchema", "DismissSchema", "HistorySchema", "ModeratorCommentSchema", "QueueCountsSchema",
     "QueuePageSchema", "QueueQuery", "ReleaseSchema", "ReleasedSchema", "ReportCreateSchema", "ReportListSchema",
     "ReportReceivedSchema", "SettingsOutSchema", "SettingsSchema", "bulk_schema", "check_origin", "claim_schema",
-    "decision_schema", "dismiss_schema", "queue_query", "release_schema", "report_create_schema", "settings_out_schema",
-    "settings_schema",
+    "decision_schema", "dismiss_schema", "dump_moderator_comment", "queue_query", "release_schema",
+    "report_create_schema", "settings_out_schema", "settings_schema",
 ]

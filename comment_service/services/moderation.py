@@ -6,6 +6,7 @@ gets 409, on SQLite and PostgreSQL alike.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,12 @@ from comment_service.extensions import db
 from comment_service.models import Comment, ModerationAction, Report, Site, Thread, utcnow
 from comment_service.moderation.status import Action, Status, TransitionError, is_visible, next_status
 from comment_service.services.comments import bump_thread
+
+# The moderation reads and claims are Core statements on the table: no ORM objects to build, track
+# or expire for rows that are only shown (decisions still load and update a Comment).
+_COMMENT = Comment.__table__
+_C = _COMMENT.c
+_THREAD = Thread.__table__
 
 
 class Queue(StrEnum):
@@ -34,13 +41,10 @@ class Queue(StrEnum):
 def queue_filter(queue: Queue) -> sa.ColumnElement[bool]:
     """The WHERE clause of a queue (always combined with the site)."""
     if queue is Queue.REPORTED:
-        return sa.and_(
-            Comment.open_reports > 0,
-            Comment.status.in_([Status.PENDING, Status.PUBLISHED, Status.APPROVED]),
-        )
+        return sa.and_(_C.open_reports > 0, _C.status.in_([Status.PENDING, Status.PUBLISHED, Status.APPROVED]))
     if queue is Queue.UNMODERATED:
-        return Comment.status.in_([Status.PENDING, Status.PUBLISHED])
-    return Comment.status == Status(queue.value)
+        return _C.status.in_([Status.PENDING, Status.PUBLISHED])
+    return _C.status == Status(queue.value)
 
 
 def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
@@ -73,33 +77,120 @@ def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
     }
 
 
-def _author_history(site: Site, digests: set[str]) -> dict[str, dict[str, int]]:
-    """Per author (email HMAC): how many comments they have in each status on this site."""
-    history: dict[str, dict[str, int]] = {d: {} for d in digests}
-    if not digests:
-        return history
-    rows = db.session.execute(
-        sa.select(Comment.email_hmac, Comment.status, sa.func.count())
-        .where(Comment.site_id == site.id, Comment.email_hmac.in_(digests))
-        .group_by(Comment.email_hmac, Comment.status)
+_HISTORY_OF = _COMMENT.alias("history_of")
+
+
+def _author_record() -> sa.Label[str]:
+    """How many comments the row's author (email HMAC) has on the row's site, per status, as
+    "n,n,..." in Status order: one correlated pass over the author's range of the covering index
+    ix_comment_site_email_status (an index-only count), so the record rides in the same statement
+    as the items. (Six correlated counts, one per status, cost half as much again.)
+    """
+    h = _HISTORY_OF.c
+    packed: sa.ColumnElement[str] | None = None
+    for status in Status:
+        count = sa.cast(sa.func.count().filter(h.status == status), sa.String)
+        packed = count if packed is None else packed + sa.literal_column("','", sa.String) + count
+    return (
+        sa.select(packed)
+        .where(h.site_id == _C.site_id, h.email_hmac == _C.email_hmac)
+        .correlate(_COMMENT)
+        .scalar_subquery()
+        .label("author_record")
     )
-    for digest, status, n in rows:
-        history[digest][status.value] = n
-    return history
 
 
-def narrowing(site: Site, thread: str | None = None, text: str | None = None) -> list[sa.ColumnElement[bool]]:
-    """Extra WHERE clauses of a filtered queue: one thread (by key), text in the body or author name."""
-    clauses: list[sa.ColumnElement[bool]] = []
+_STATUS_VALUES = tuple(s.value for s in Status)
+
+
+def _thread_column(column: sa.Column[Any], label: str) -> sa.Label[Any]:
+    return sa.select(column).where(_THREAD.c.id == _C.thread_id).correlate(_COMMENT).scalar_subquery().label(label)
+
+
+# Everything a moderator view shows, as plain columns: the queue page SELECTs them and a claim's
+# UPDATE RETURNs them, so an item costs no ORM object and no second statement.
+_MODERATOR_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    *(_COMMENT.c[name] for name in (
+        "id", "parent_id", "author_name", "author_email", "author_url", "avatar", "body_html", "body_source",
+        "status", "revision", "hold_reasons", "spam_score", "open_reports", "claimed_by", "claim_expires_at",
+        "created_at", "edited_at",
+    )),
+    _thread_column(_THREAD.c.key, "thread_key"),
+    _thread_column(_THREAD.c.title, "thread_title"),
+    _author_record(),
+)
+
+
+def moderator_view(row: sa.Row[Any]) -> dict[str, Any]:
+    """A comment as moderators see it: email, reasons, revision, claim and the author's record.
+
+    `row` has the _MODERATOR_COLUMNS.
+    """
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "thread": {"key": m["thread_key"], "title": m["thread_title"]},
+        "parent_id": m["parent_id"],
+        "author": {"name": m["author_name"], "email": m["author_email"], "url": m["author_url"],
+                   "avatar": m["avatar"]},
+        "body_html": m["body_html"],
+        "body_source": m["body_source"],
+        "status": m["status"].value,
+        "revision": m["revision"],
+        "reasons": m["hold_reasons"] or [],
+        "spam_score": m["spam_score"],
+        "open_reports": m["open_reports"],
+        "claim": {"by": m["claimed_by"], "expires_at": m["claim_expires_at"]} if m["claimed_by"] else None,
+        "author_history": dict(zip(_STATUS_VALUES, map(int, m["author_record"].split(",")), strict=True)),
+        "created_at": m["created_at"],
+        "edited_at": m["edited_at"],
+    }
+
+
+@functools.cache
+def _queue_where(queue: Queue, thread: bool, text: bool) -> tuple[sa.ColumnElement[bool], ...]:
+    """A queue's WHERE clause on a site, narrowed to one thread (by key) or to a text in the body or the
+    author's name; parameters :p_site_id, :p_thread_key, :p_pattern (see _narrowing)."""
+    clauses = [_C.site_id == sa.bindparam("p_site_id", type_=sa.Integer), queue_filter(queue)]
     if thread:
-        clauses.append(Comment.thread_id == (
-            sa.select(Thread.id).where(Thread.site_id == site.id, Thread.key == thread).scalar_subquery()
+        clauses.append(_C.thread_id == (
+            sa.select(_THREAD.c.id)
+            .where(_THREAD.c.site_id == sa.bindparam("p_site_id", type_=sa.Integer),
+                   _THREAD.c.key == sa.bindparam("p_thread_key", type_=sa.String))
+            .scalar_subquery()
         ))
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        clauses.append(sa.or_(Comment.body_source.ilike(pattern, escape="\\"),
-                              Comment.author_name.ilike(pattern, escape="\\")))
-    return clauses
+        pattern = sa.bindparam("p_pattern", type_=sa.String)
+        clauses.append(sa.or_(_C.body_source.ilike(pattern, escape="\\"), _C.author_name.ilike(pattern, escape="\\")))
+    return tuple(clauses)
+
+
+def _narrowing(site: Site, thread: str | None, text: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"p_site_id": site.id}
+    if thread:
+        params["p_thread_key"] = thread
+    if text:
+        params["p_pattern"] = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return params
+
+
+# The statements are built once per shape and take their values as parameters: SQLAlchemy then
+# reuses their cache key and compiled form, and psycopg prepares them on the server. Building and
+# keying a statement of this size anew cost more than running it (bench/README.md).
+_LIMIT = sa.bindparam("p_limit", type_=sa.Integer)
+
+
+@functools.cache
+def _page_statement(queue: Queue, after: bool, thread: bool, text: bool) -> sa.Select[Any]:
+    stmt = sa.select(*_MODERATOR_COLUMNS).where(*_queue_where(queue, thread, text)).order_by(_C.id).limit(_LIMIT)
+    return stmt.where(_C.id > sa.bindparam("p_after", type_=sa.Integer)) if after else stmt
+
+
+_ITEMS_BY_ID = (
+    sa.select(*_MODERATOR_COLUMNS)
+    .where(_C.site_id == sa.bindparam("p_site_id", type_=sa.Integer), _C.id.in_(sa.bindparam("p_ids", expanding=True)))
+    .order_by(_C.id)
+)
 
 
 def queue_items(site: Site, queue: Queue, after: int | None, limit: int, *, thread: str | None = None,
@@ -108,42 +199,13 @@ def queue_items(site: Site, queue: Queue, after: int | None, limit: int, *, thre
 
     `thread` (a thread key) and `text` (in the body or the author's name) narrow the queue.
     """
-    stmt = (
-        sa.select(Comment, Thread.key, Thread.title)
-        .join(Thread, Thread.id == Comment.thread_id)
-        .where(Comment.site_id == site.id, queue_filter(queue), *narrowing(site, thread, text))
-        .order_by(Comment.id)
-        .limit(limit + 1)
-    )
+    params = {**_narrowing(site, thread, text), "p_limit": limit + 1}
     if after is not None:
-        stmt = stmt.where(Comment.id > after)
-    rows = db.session.execute(stmt).all()
+        params["p_after"] = after
+    rows = db.session.execute(_page_statement(queue, after is not None, bool(thread), bool(text)), params).all()
     more = len(rows) > limit
-    rows = rows[:limit]
-    history = _author_history(site, {c.email_hmac for c, _, _ in rows if c.email_hmac})
-    items = [moderator_view(c, key, title, history.get(c.email_hmac or "", {})) for c, key, title in rows]
-    return items, (rows[-1][0].id if more else None)
-
-
-def moderator_view(c: Comment, thread_key: str, thread_title: str | None, history: dict[str, int]) -> dict[str, Any]:
-    """A comment as moderators see it: email, reasons, revision, claim and the author's record."""
-    return {
-        "id": c.id,
-        "thread": {"key": thread_key, "title": thread_title},
-        "parent_id": c.parent_id,
-        "author": {"name": c.author_name, "email": c.author_email, "url": c.author_url, "avatar": c.avatar},
-        "body_html": c.body_html,
-        "body_source": c.body_source,
-        "status": c.status.value,
-        "revision": c.revision,
-        "reasons": c.hold_reasons or [],
-        "spam_score": c.spam_score,
-        "open_reports": c.open_reports,
-        "claim": {"by": c.claimed_by, "expires_at": c.claim_expires_at} if c.claimed_by else None,
-        "author_history": {s.value: history.get(s.value, 0) for s in Status},
-        "created_at": c.created_at,
-        "edited_at": c.edited_at,
-    }
+    items = [moderator_view(r) for r in rows[:limit]]
+    return items, (items[-1]["id"] if more else None)
 
 
 def _claim_is_live(c: Comment, now: datetime) -> bool:
@@ -158,6 +220,27 @@ def _lease_write() -> None:
         db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
 
+@functools.cache
+def _claim_statement(queue: Queue, thread: bool, text: bool, items: bool) -> sa.Update:
+    """UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING the items (or their ids)."""
+    actor = sa.bindparam("p_actor", type_=_C.claimed_by.type)
+    now = sa.bindparam("p_now", type_=_C.claim_expires_at.type)
+    free = sa.or_(_C.claimed_by.is_(None), _C.claim_expires_at <= now, _C.claimed_by == actor)
+    candidates = (
+        sa.select(_C.id)
+        .where(*_queue_where(queue, thread, text), free)
+        .order_by(_C.id)
+        .limit(_LIMIT)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        sa.update(_COMMENT)
+        .where(_C.id.in_(candidates.scalar_subquery()), free)
+        .values(claimed_by=actor, claim_expires_at=sa.bindparam("p_expires", type_=_C.claim_expires_at.type))
+        .returning(*(_MODERATOR_COLUMNS if items else (_C.id,)))
+    )
+
+
 def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds: int, *, thread: str | None = None,
                 text: str | None = None) -> list[dict[str, Any]]:
     """Lease up to `limit` items of a queue that nobody else holds to `actor`, oldest first.
@@ -166,42 +249,31 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
     concurrent claimers skip each other's rows instead of waiting; SQLite has one writer anyway.
     Items the actor already holds are handed out again, with the lease renewed. `thread` and
     `text` narrow the queue as in queue_items.
+
+    On PostgreSQL the UPDATE returns the items themselves (their RETURNING subqueries read the
+    statement's snapshot: threads and the authors' record as they were, which a lease does not
+    change). SQLAlchemy writes SQLite's RETURNING columns unqualified, which would bind the
+    correlated subqueries to the wrong table, so there the claimed ids are read back in the same
+    transaction (one process, no round trip to save).
     """
     now = utcnow()
-    expires = now + timedelta(seconds=lease_seconds)
     _lease_write()
-    free = sa.or_(Comment.claimed_by.is_(None), Comment.claim_expires_at <= now, Comment.claimed_by == actor)
-    candidates = (
-        sa.select(Comment.id)
-        .where(Comment.site_id == site.id, queue_filter(queue), free, *narrowing(site, thread, text))
-        .order_by(Comment.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = db.session.scalars(
-        sa.update(Comment)
-        .where(Comment.id.in_(candidates.scalar_subquery()), free)
-        .values(claimed_by=actor, claim_expires_at=expires)
-        .returning(Comment.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    # Read the items inside the claiming transaction: it sees its own update, and the site row
-    # is not reloaded as it would be after a commit.
-    items = moderator_items(site, sorted(claimed)) if claimed else []
+    whole = db.session.get_bind().dialect.name == "postgresql"
+    params = {**_narrowing(site, thread, text), "p_actor": actor, "p_now": now,
+              "p_expires": now + timedelta(seconds=lease_seconds), "p_limit": limit}
+    rows = db.session.execute(_claim_statement(queue, bool(thread), bool(text), whole), params).all()
+    if whole:
+        items = sorted((moderator_view(r) for r in rows), key=lambda item: item["id"])  # RETURNING has no order
+    else:
+        items = moderator_items(site, [r.id for r in rows]) if rows else []
     db.session.commit()
     return items
 
 
 def moderator_items(site: Site, ids: list[int]) -> list[dict[str, Any]]:
     """These comments of the site as moderators see them (with the authors' history), by id."""
-    rows = db.session.execute(
-        sa.select(Comment, Thread.key, Thread.title)
-        .join(Thread, Thread.id == Comment.thread_id)
-        .where(Comment.site_id == site.id, Comment.id.in_(ids))
-        .order_by(Comment.id)
-    ).all()
-    history = _author_history(site, {c.email_hmac for c, _, _ in rows if c.email_hmac})
-    return [moderator_view(c, k, t, history.get(c.email_hmac or "", {})) for c, k, t in rows]
+    rows = db.session.execute(_ITEMS_BY_ID, {"p_site_id": site.id, "p_ids": ids}).all()
+    return [moderator_view(r) for r in rows]
 
 
 def release_claims(site: Site, actor: str, ids: list[int], *, leased_until: datetime | None = None) -> int:

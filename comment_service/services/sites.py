@@ -104,14 +104,18 @@ def revoke_api_keys(site: Site, prefix: str | None = None, keep: str | None = No
     return revoked
 
 
+# Every moderation request starts here: built once, so SQLAlchemy keeps its compiled form and
+# psycopg prepares it on the server.
+_SITE_BY_KEY = (
+    sa.select(Site, SiteApiKey.key_hash)
+    .join(SiteApiKey, SiteApiKey.site_id == Site.id)
+    .where(SiteApiKey.key_hash == sa.bindparam("p_digest", type_=sa.String), SiteApiKey.revoked_at.is_(None))
+)
+
+
 def site_for_key(key: str) -> Site | None:
     """The site an active API key belongs to, or None."""
-    digest = privacy.token_digest(key)
-    row = db.session.execute(
-        sa.select(SiteApiKey, Site)
-        .join(Site, Site.id == SiteApiKey.site_id)
-        .where(SiteApiKey.key_hash == digest, SiteApiKey.revoked_at.is_(None))
-    ).first()
-    if row is None or not privacy.tokens_match(key, row[0].key_hash):
+    row = db.session.execute(_SITE_BY_KEY, {"p_digest": privacy.token_digest(key)}).first()
+    if row is None or not privacy.tokens_match(key, row.key_hash):
         return None
-    return row[1]
+    return row.Site

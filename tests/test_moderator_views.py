@@ -1,0 +1,118 @@
+"""What a moderator sees of a comment, however it is fetched: a queue page, a claim, one comment.
+
+The three read the same columns (the claim on PostgreSQL straight from its UPDATE ... RETURNING),
+and the API writes them with a hand-written dump that must give exactly the schema's JSON.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from comment_service import services
+from comment_service.extensions import db
+from comment_service.models import Comment, utcnow
+from comment_service.moderation.status import ModerationMode, Status
+from comment_service.schemas import ModeratorCommentSchema, dump_moderator_comment
+from comment_service.services import moderation
+from comment_service.services.moderation import Queue
+from comment_service.services.sites import update_settings
+from tests.conftest import ORIGIN, auth, post
+
+API = "/api/v1/sites/news"
+# Layla's record on "news" once the fixture has run; her other site's comments must not count.
+LAYLA = {"pending": 3, "published": 0, "approved": 2, "rejected": 1, "spam": 1, "deleted": 1}
+NOBODY = {s.value: 0 for s in Status}
+
+
+def _set_status(cid: int, status: Status) -> None:
+    db.session.execute(sa.update(Comment).where(Comment.id == cid).values(status=status))
+    db.session.commit()
+
+
+@pytest.fixture
+def record(client, site):
+    """On "news" (pre-moderated): Layla with comments in five statuses (3 still pending), Omar with
+    one pending comment, and one pending comment whose author was erased. On "other": Layla again,
+    with two comments. Returns the ids of the pending comments, oldest first."""
+    update_settings(site, {"mode": "pre"})
+    other = services.create_site("other", "Other Paper", [ORIGIN], ModerationMode.PRE)
+    ids = [post(client, body=f"Layla {i}").get_json()["comment"]["id"] for i in range(8)]
+    for cid, status in zip(ids[3:], [Status.APPROVED, Status.APPROVED, Status.REJECTED, Status.SPAM, Status.DELETED],
+                           strict=True):
+        _set_status(cid, status)
+    omar = post(client, author_name="Omar", author_email="omar@example.net", body="Omar here").get_json()["comment"]
+    erased = post(client, author_name="Gone", author_email="gone@example.net", body="Later erased").get_json()["comment"]
+    db.session.execute(sa.update(Comment).where(Comment.id == erased["id"]).values(email_hmac=None, author_email=None))
+    db.session.commit()
+    for i in range(2):
+        post(client, slug="other", body=f"Layla elsewhere {i}")
+    assert db.session.scalar(sa.select(sa.func.count()).where(Comment.site_id == other.id)) == 2
+    return [*ids[:3], omar["id"], erased["id"]]
+
+
+def _histories(items) -> dict[int, dict[str, int]]:
+    return {i["id"]: i["author_history"] for i in items}
+
+
+def test_author_record_counts_every_status_on_this_site_only(client, key, record):
+    want = {record[0]: LAYLA, record[1]: LAYLA, record[2]: LAYLA,
+            record[3]: {**NOBODY, "pending": 1}, record[4]: NOBODY}
+    page = client.get(f"{API}/queues/pending?limit=50", headers=auth(key)).get_json()["items"]
+    assert _histories(page) == want
+    claimed = client.post(f"{API}/queues/pending/claim", json={"limit": 50}, headers=auth(key, "amal")).get_json()
+    assert _histories(claimed["items"]) == want
+    for cid, history in want.items():
+        assert client.get(f"{API}/comments/{cid}", headers=auth(key)).get_json()["author_history"] == history
+
+
+def test_a_claim_answers_what_the_queue_page_shows_plus_the_lease(client, key, record):
+    page = client.get(f"{API}/queues/pending?limit=50", headers=auth(key)).get_json()["items"]
+    claimed = client.post(f"{API}/queues/pending/claim", json={"limit": 4, "lease_seconds": 120},
+                          headers=auth(key, "amal")).get_json()["items"]
+    assert [i["id"] for i in claimed] == record[:4]  # oldest first, whatever order RETURNING gave
+    for got, seen in zip(claimed, page, strict=False):
+        assert got["claim"]["by"].endswith("/amal")
+        assert {k: v for k, v in got.items() if k != "claim"} == {k: v for k, v in seen.items() if k != "claim"}
+    # and the page shows the leases now
+    again = client.get(f"{API}/queues/pending?limit=50", headers=auth(key)).get_json()["items"]
+    assert [i["claim"] is not None for i in again] == [True] * 4 + [False]
+
+
+def test_narrowed_claims_take_only_matching_items(client, key, site, record):
+    held = post(client, thread="article-7", body="Casino 50% off_today").get_json()["comment"]["id"]
+    got = moderation.claim_batch(site, Queue.PENDING, "mod:1", 10, 60, text="50%")
+    assert [i["id"] for i in got] == [held]
+    got = moderation.claim_batch(site, Queue.PENDING, "mod:2", 10, 60, text="layla", thread="article-42")
+    assert [i["id"] for i in got] == record[:3]
+    assert moderation.claim_batch(site, Queue.PENDING, "mod:3", 10, 60, thread="no-such-article") == []
+
+
+def test_the_written_dump_is_the_schema_dump(client, key, site, record):
+    # every optional part set on one item: a live claim, an edit time, a spam score, reasons with spans
+    db.session.execute(sa.update(Comment).where(Comment.id == record[0]).values(
+        edited_at=utcnow(), spam_score=0.75,
+        hold_reasons=[{"code": "suspect_word", "detail": "«x»", "span": [0, 5], "entry": "x"}],
+    ))
+    db.session.commit()
+    moderation.claim_batch(site, Queue.PENDING, "mod:1", 1, 60)
+    items, _ = moderation.queue_items(site, Queue.PENDING, None, 50)
+    schema = ModeratorCommentSchema()
+    assert items[0]["claim"] and items[0]["edited_at"] and items[0]["spam_score"] == 0.75
+    assert any(i["claim"] is None and i["edited_at"] is None for i in items)
+    for item in items:
+        assert json.dumps(dump_moderator_comment(item)) == json.dumps(schema.dump(item))
+    # the API answers with it
+    page = client.get(f"{API}/queues/pending?limit=50", headers=auth(key)).get_json()["items"]
+    assert page == [json.loads(json.dumps(schema.dump(i))) for i in items]
+
+
+def test_an_expired_lease_is_shown_and_taken_over(client, key, site, record):
+    moderation.claim_batch(site, Queue.PENDING, "mod:1", 2, 60)
+    db.session.execute(sa.update(Comment).values(claim_expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    got = client.post(f"{API}/queues/pending/claim", json={"limit": 2}, headers=auth(key, "bilal")).get_json()
+    assert [i["id"] for i in got["items"]] == record[:2]
+    assert all(i["claim"]["by"].endswith("/bilal") for i in got["items"])
