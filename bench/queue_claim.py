@@ -240,8 +240,7 @@ def sql_load(cur: Any, args: argparse.Namespace) -> dict[str, float]:
                             %(dup)s::json AS dup, %(honeypot)s::json AS honeypot)
         INSERT INTO comment (id, site_id, thread_id, parent_id, author_name, author_email, email_hmac, author_url,
                              avatar, body_source, body_html, status, revision, hold_reasons, spam_score, ip_hmac,
-                             edit_token_hash, open_reports, claimed_by, claim_expires_at, created_at, edited_at,
-                             decided_at)
+                             edit_token_hash, open_reports, created_at, edited_at, decided_at)
         SELECT id, site_id, thread_id,
                CASE WHEN r_reply < 0.25 THEN lag(id) OVER (PARTITION BY thread_id ORDER BY id) END,
                names[1 + author %% 16], email,
@@ -261,7 +260,7 @@ def sql_load(cur: Any, args: argparse.Namespace) -> dict[str, float]:
                encode(sha256(int4send(id)), 'hex'),
                CASE WHEN status IN ('pending', 'published', 'approved') AND r_misc < 0.015
                     THEN 1 + (h %% 3)::int ELSE 0 END,
-               NULL, NULL, created_at,
+               created_at,
                CASE WHEN r_misc > 0.97 THEN created_at + interval '4 minutes' END,
                CASE WHEN status IN ('approved', 'rejected', 'spam', 'deleted')
                     THEN least((SELECT t0 FROM t0), created_at + (5 + (h %% 600)) * interval '1 minute') END
@@ -381,13 +380,13 @@ def describe_data(conninfo: str, schema: str) -> dict[str, Any]:
 def release_claims(conninfo: str, schema: str, vacuum: bool = False) -> int:
     """Free every lease (the bench's own; the loaded data has none) so the next run starts alike.
 
-    With vacuum, also VACUUM the comment table: the released leases leave dead row versions that
-    the next queue scans would otherwise step over (a few seconds, the visibility map skips the rest).
+    With vacuum, also VACUUM the claim and comment tables: the released leases and the bench's
+    decisions leave dead row versions (a few seconds, the visibility map skips the rest).
     """
     with connect(conninfo, schema) as conn:
-        n = conn.execute("UPDATE comment SET claimed_by = NULL, claim_expires_at = NULL "
-                         "WHERE claimed_by IS NOT NULL").rowcount
+        n = conn.execute("DELETE FROM claim").rowcount
         if vacuum:
+            conn.execute("VACUUM (ANALYZE) claim")
             conn.execute("VACUUM (ANALYZE) comment")
         return n
 
@@ -679,7 +678,8 @@ def in_process(app_env: dict[str, str], pages: list[tuple[str, int | None]], cla
         with db.engine.connect() as conn:
             for label, stmts in (("queue page", page_sql), ("claim", claim_sql)):
                 for stmt, params in stmts:
-                    if not stmt.lstrip().upper().startswith(("SELECT", "UPDATE")) or "FROM site_api_key" in stmt:
+                    statement = stmt.lstrip().upper()
+                    if not statement.startswith(("SELECT", "UPDATE", "INSERT", "WITH")) or "FROM site_api_key" in stmt:
                         continue
                     if stmt.lstrip().upper().startswith("SELECT SITE."):
                         continue  # get_site(), not part of the service call

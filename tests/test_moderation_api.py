@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from comment_service.extensions import db
-from comment_service.models import Comment, ModerationAction, utcnow
+from comment_service.models import Claim, Comment, ModerationAction, utcnow
 from comment_service.services.sites import update_settings
 from tests.conftest import auth, post
 
@@ -151,7 +151,7 @@ def test_claims_never_hand_the_same_item_to_two_moderators(client, key, held):
 def test_leases_expire_by_themselves(client, key, held):
     client.post(f"{API}/queues/pending/claim", json={"limit": 5, "lease_seconds": 60}, headers=auth(key, "amal"))
     assert client.post(f"{API}/queues/pending/claim", json={"limit": 5}, headers=auth(key, "bilal")).get_json()["items"] == []
-    db.session.execute(sa.update(Comment).values(claim_expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(sa.update(Claim).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     again = client.post(f"{API}/queues/pending/claim", json={"limit": 5}, headers=auth(key, "bilal")).get_json()
     assert [i["id"] for i in again["items"]] == held

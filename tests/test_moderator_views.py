@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from comment_service import services
 from comment_service.extensions import db
-from comment_service.models import Comment, utcnow
+from comment_service.models import Claim, Comment, utcnow
 from comment_service.moderation.status import ModerationMode, Status
 from comment_service.schemas import ModeratorCommentSchema, dump_moderator_comment
 from comment_service.services import moderation
@@ -111,8 +111,33 @@ def test_the_written_dump_is_the_schema_dump(client, key, site, record):
 
 def test_an_expired_lease_is_shown_and_taken_over(client, key, site, record):
     moderation.claim_batch(site, Queue.PENDING, "mod:1", 2, 60)
-    db.session.execute(sa.update(Comment).values(claim_expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(sa.update(Claim).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     got = client.post(f"{API}/queues/pending/claim", json={"limit": 2}, headers=auth(key, "bilal")).get_json()
     assert [i["id"] for i in got["items"]] == record[:2]
     assert all(i["claim"]["by"].endswith("/bilal") for i in got["items"])
+
+
+def test_a_claim_writes_its_own_rows_and_leaves_the_comments_as_they_were(client, key, site, record):
+    def rows():
+        db.session.expire_all()
+        return [tuple(r) for r in db.session.execute(sa.select(Comment.__table__).order_by(Comment.id))]
+
+    before = rows()
+    got = client.post(f"{API}/queues/pending/claim", json={"limit": 3}, headers=auth(key, "amal")).get_json()
+    assert rows() == before
+    claims = db.session.execute(sa.select(Claim.comment_id, Claim.site_id, Claim.claimed_by)
+                                .order_by(Claim.comment_id)).all()
+    assert claims == [(i["id"], site.id, i["claim"]["by"]) for i in got["items"]]
+
+
+def test_a_decision_ends_the_claim_so_another_moderator_can_act_next(client, key, record):
+    item = client.post(f"{API}/queues/pending/claim", json={"limit": 1}, headers=auth(key, "amal")).get_json()["items"][0]
+    r = client.post(f"{API}/comments/{item['id']}/decision", json={"action": "approve", "revision": 1},
+                    headers=auth(key, "amal"))
+    assert r.status_code == 200 and r.get_json()["comment"]["claim"] is None
+    assert db.session.get(Claim, item["id"]) is None
+    # Bilal, browsing the approved queue a minute later, is not told Amal still holds it
+    r = client.post(f"{API}/comments/{item['id']}/decision",
+                    json={"action": "reject", "reason": "off_topic", "revision": 2}, headers=auth(key, "bilal"))
+    assert r.status_code == 200 and r.get_json()["comment"]["status"] == "rejected"

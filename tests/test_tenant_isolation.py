@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from comment_service import services
 from comment_service.extensions import db
-from comment_service.models import Ban, Comment, ModerationAction
+from comment_service.models import Ban, Claim, Comment, ModerationAction
 from comment_service.moderation.status import ModerationMode
 from comment_service.services.identity import email_hmac
 from comment_service.services.sites import issue_api_key
@@ -65,11 +65,13 @@ def _body(path: str, cid: int):
 
 def _snapshot():
     db.session.expire_all()
-    comments = [(c.id, c.status, c.revision, c.author_email, c.claimed_by, c.body_source)
+    comments = [(c.id, c.status, c.revision, c.author_email, c.body_source)
                 for c in db.session.scalars(sa.select(Comment).order_by(Comment.id))]
+    claims = db.session.execute(sa.select(Claim.comment_id, Claim.claimed_by, Claim.expires_at)
+                                .order_by(Claim.comment_id)).all()
     bans = db.session.scalars(sa.select(Ban.id).order_by(Ban.id)).all()
     actions = db.session.scalar(sa.select(sa.func.count()).select_from(ModerationAction))
-    return comments, bans, actions
+    return comments, claims, bans, actions
 
 
 def test_document_lists_the_key_protected_operations(client):

@@ -54,8 +54,6 @@ def _scrub(c: Comment) -> None:
     c.body_html = ""
     c.hold_reasons = []  # reasons quote the matched words of the body
     c.edit_token_hash = None
-    c.claimed_by = None
-    c.claim_expires_at = None
 
 
 def erase_author(site: Site, email: str, actor: str | None) -> int:

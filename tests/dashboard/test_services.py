@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from comment_service.extensions import db
-from comment_service.models import Comment, utcnow
+from comment_service.models import Claim, utcnow
 from comment_service.services import moderation
 from comment_service.services.moderation import Queue
 from tests.conftest import post
@@ -36,4 +36,4 @@ def test_release_spares_leases_renewed_after_the_page_was_made(site, held):
     assert moderation.release_claims(site, "mod:1", held, leased_until=lease) == 0
     assert moderation.release_claims(site, "mod:1", held, leased_until=renewed[0]["claim"]["expires_at"]) == 5
     assert moderation.release_claims(site, "mod:1", held) == 0  # and without the guard, as before
-    assert db.session.scalar(sa.select(sa.func.count()).where(Comment.claim_expires_at > utcnow())) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).where(Claim.expires_at > utcnow())) == 0
