@@ -102,29 +102,18 @@ def test_racing_moderators_without_claims_get_explained_409s(app, key, queue):
                              .where(ModerationAction.actor_type == "moderator")) == len(targets)
 
 
-def _claim_at_once(clients: list, key: str, limit: int) -> list[list[int]]:
-    """Every client claims `limit` items at the same instant (a barrier); their batches' ids."""
-    barrier = threading.Barrier(len(clients))
-    got: list[list[int]] = [[] for _ in clients]
-    errors: list[BaseException] = []
+def _claim_at_once(app, key: str, n: int, limit: int) -> list[list[int]]:
+    """n moderators claim `limit` items each at the same instant (a barrier); their batches' ids."""
+    barrier = threading.Barrier(n)
 
-    def claim(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            r = clients[i].post(f"{API}/queues/pending/claim", json={"limit": limit, "lease_seconds": 60},
-                                headers=auth(key, f"mod{i}"))
-            assert r.status_code == 200, r.get_json()
-            got[i] = [item["id"] for item in r.get_json()["items"]]
-        except BaseException as err:  # surfaced below
-            errors.append(err)
+    def moderator(client, name):
+        barrier.wait(timeout=30)
+        r = client.post(f"{API}/queues/pending/claim", json={"limit": limit, "lease_seconds": 60},
+                        headers=auth(key, name))
+        assert r.status_code == 200, r.get_json()
+        return [item["id"] for item in r.get_json()["items"]]
 
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
-    return got
+    return _run(app, moderator, n)
 
 
 def test_simultaneous_claims_get_full_batches_that_never_overlap(app, key, queue):
@@ -133,9 +122,8 @@ def test_simultaneous_claims_get_full_batches_that_never_overlap(app, key, queue
     free and loses them to ON CONFLICT; it must ask again rather than answer a short batch. Without
     that, about one round in four had a short batch.)"""
     n, limit = 8, 10
-    clients = [app.test_client() for _ in range(n)]
     for _ in range(25):
-        got = _claim_at_once(clients, key, limit)
+        got = _claim_at_once(app, key, n, limit)
         ids = [cid for batch in got for cid in batch]
         assert [len(batch) for batch in got] == [limit] * n
         assert len(set(ids)) == n * limit
