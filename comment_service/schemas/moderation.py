@@ -128,7 +128,7 @@ def dump_moderator_comment(item: dict[str, Any]) -> dict[str, Any]:
 
     marshmallow walked every nested field of every item and took 2-3 ms of a 50-item claim
     (bench/README.md); this takes a tenth of that. The schema stays the document of the shape (and
-    the OpenAPI source): tests/test_moderator_dump.py checks that both give the same JSON.
+    the OpenAPI source): tests/test_moderator_views.py checks that both give the same JSON.
     """
     claim = item["claim"]
     author = item["author"]

@@ -86,7 +86,7 @@ def _author_record() -> sa.Label[str]:
     """How many comments the row's author (email HMAC) has on the row's site, per status, as
     "n,n,..." in Status order: one correlated pass over the author's range of the covering index
     ix_comment_site_email_status (an index-only count), so the record rides in the same statement
-    as the items. (Six correlated counts, one per status, cost half as much again.)
+    as the items. (Six correlated counts, one per status, took 2.4 times as long; bench/README.md.)
     """
     h = _HISTORY_OF.c
     packed: sa.ColumnElement[str] | None = None
