@@ -105,8 +105,9 @@ def _author_record() -> sa.Label[str]:
 _STATUS_VALUES = tuple(s.value for s in Status)
 
 
-def _thread_column(column: sa.Column[Any], label: str) -> sa.Label[Any]:
-    return sa.select(column).where(_THREAD.c.id == _C.thread_id).correlate(_COMMENT).scalar_subquery().label(label)
+def _of_item(column: sa.Column[Any], match: sa.ColumnElement[bool], label: str) -> sa.Label[Any]:
+    """`column` of the row `match` finds for each item: a correlated primary-key probe."""
+    return sa.select(column).where(match).correlate(_COMMENT).scalar_subquery().label(label)
 
 
 # Everything a moderator view shows but the claim, as plain columns; the statements below add the
@@ -117,24 +118,20 @@ _ITEM_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
         "id", "parent_id", "author_name", "author_email", "author_url", "avatar", "body_html", "body_source",
         "status", "revision", "hold_reasons", "spam_score", "open_reports", "created_at", "edited_at",
     )),
-    _thread_column(_THREAD.c.key, "thread_key"),
-    _thread_column(_THREAD.c.title, "thread_title"),
+    _of_item(_THREAD.c.key, _THREAD.c.id == _C.thread_id, "thread_key"),
+    _of_item(_THREAD.c.title, _THREAD.c.id == _C.thread_id, "thread_title"),
     _author_record(),
 )
-
-
-def _claim_column(column: sa.Column[Any], label: str) -> sa.Label[Any]:
-    # A probe of the claim's primary key per item: a join let the planner walk the whole claim
-    # index in id order when its statistics said the table was small.
-    return sa.select(column).where(_CLAIM.c.comment_id == _C.id).correlate(_COMMENT).scalar_subquery().label(label)
 
 
 def _select_items(leased: sa.FromClause | None = None) -> sa.Select[Any]:
     """SELECT the item columns with their claim: the stored one, or from `leased` (a claim just made:
     only the comments in it)."""
     if leased is None:
-        return sa.select(*_ITEM_COLUMNS, _claim_column(_CLAIM.c.claimed_by, "claimed_by"),
-                         _claim_column(_CLAIM.c.expires_at, "claim_expires_at"))
+        # Probes, not a join: joined, the planner walked the whole claim index in id order when its
+        # statistics said the table was small.
+        return sa.select(*_ITEM_COLUMNS, _of_item(_CLAIM.c.claimed_by, _CLAIM.c.comment_id == _C.id, "claimed_by"),
+                         _of_item(_CLAIM.c.expires_at, _CLAIM.c.comment_id == _C.id, "claim_expires_at"))
     return (
         sa.select(*_ITEM_COLUMNS, leased.c.claimed_by, leased.c.expires_at.label("claim_expires_at"))
         .select_from(_COMMENT.join(leased, leased.c.comment_id == _C.id))
@@ -167,16 +164,21 @@ def moderator_view(row: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
+# The statements are built once per shape and take their values as parameters: SQLAlchemy then
+# reuses their cache key and compiled form, and psycopg prepares them on the server. Building and
+# keying a statement of this size anew cost more than running it (bench/README.md).
+_SITE_ID = sa.bindparam("p_site_id", type_=sa.Integer)
+
+
 @functools.cache
 def _queue_where(queue: Queue, thread: bool, text: bool) -> tuple[sa.ColumnElement[bool], ...]:
     """A queue's WHERE clause on a site, narrowed to one thread (by key) or to a text in the body or the
     author's name; parameters :p_site_id, :p_thread_key, :p_pattern (see _narrowing)."""
-    clauses = [_C.site_id == sa.bindparam("p_site_id", type_=sa.Integer), queue_filter(queue)]
+    clauses = [_C.site_id == _SITE_ID, queue_filter(queue)]
     if thread:
         clauses.append(_C.thread_id == (
             sa.select(_THREAD.c.id)
-            .where(_THREAD.c.site_id == sa.bindparam("p_site_id", type_=sa.Integer),
-                   _THREAD.c.key == sa.bindparam("p_thread_key", type_=sa.String))
+            .where(_THREAD.c.site_id == _SITE_ID, _THREAD.c.key == sa.bindparam("p_thread_key", type_=sa.String))
             .scalar_subquery()
         ))
     if text:
@@ -194,9 +196,6 @@ def _narrowing(site: Site, thread: str | None, text: str | None) -> dict[str, An
     return params
 
 
-# The statements are built once per shape and take their values as parameters: SQLAlchemy then
-# reuses their cache key and compiled form, and psycopg prepares them on the server. Building and
-# keying a statement of this size anew cost more than running it (bench/README.md).
 _LIMIT = sa.bindparam("p_limit", type_=sa.Integer)
 
 
@@ -208,7 +207,7 @@ def _page_statement(queue: Queue, after: bool, thread: bool, text: bool) -> sa.S
 
 _ITEMS_BY_ID = (
     _select_items()
-    .where(_C.site_id == sa.bindparam("p_site_id", type_=sa.Integer), _C.id.in_(sa.bindparam("p_ids", expanding=True)))
+    .where(_C.site_id == _SITE_ID, _C.id.in_(sa.bindparam("p_ids", expanding=True)))
     .order_by(_C.id)
 )
 
@@ -226,6 +225,11 @@ def queue_items(site: Site, queue: Queue, after: int | None, limit: int, *, thre
     more = len(rows) > limit
     items = [moderator_view(r) for r in rows[:limit]]
     return items, (items[-1]["id"] if more else None)
+
+
+def held_by_another(actor: Any, now: Any) -> sa.ColumnElement[bool]:
+    """A claim row that is live and not `actor`'s (values or bound parameters)."""
+    return sa.and_(_CLAIM.c.expires_at > now, _CLAIM.c.claimed_by != actor)
 
 
 def _lease_write() -> None:
@@ -251,11 +255,7 @@ def _claim_statement(queue: Queue, thread: bool, text: bool, dialect: str) -> sa
     # The items someone else holds: this site's live claims, read once (ix_claim_site_comment) and
     # hashed. As a correlated NOT EXISTS the planner chose an anti join walking every site's claims,
     # as a correlated probe it misjudged how many items pass and sorted the whole queue.
-    held = (
-        sa.select(_CLAIM.c.comment_id)
-        .where(_CLAIM.c.site_id == sa.bindparam("p_site_id", type_=sa.Integer), _CLAIM.c.expires_at > now,
-               _CLAIM.c.claimed_by != actor)
-    )
+    held = sa.select(_CLAIM.c.comment_id).where(_CLAIM.c.site_id == _SITE_ID, held_by_another(actor, now))
     candidates = (
         sa.select(_C.id, _C.site_id, actor, expires)
         .where(*_queue_where(queue, thread, text), _C.id.not_in(held))
@@ -265,7 +265,7 @@ def _claim_statement(queue: Queue, thread: bool, text: bool, dialect: str) -> sa
     )
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_CLAIM)
     insert = insert.from_select(["comment_id", "site_id", "claimed_by", "expires_at"], candidates)
-    free = sa.or_(_CLAIM.c.expires_at <= now, _CLAIM.c.claimed_by == actor)
+    free = ~held_by_another(actor, now)  # the existing claim expired, or it is the caller's
     upsert = insert.on_conflict_do_update(
         index_elements=[_CLAIM.c.comment_id],
         set_={"claimed_by": sa.case((free, insert.excluded.claimed_by), else_=_CLAIM.c.claimed_by),
@@ -361,11 +361,6 @@ class Change:
     note: str | None = None
 
 
-def _held_by_other(c: Comment, actor: str | None, now: datetime) -> bool:
-    holder = db.session.scalar(sa.select(Claim.claimed_by).where(Claim.comment_id == c.id, Claim.expires_at > now))
-    return holder is not None and holder != actor
-
-
 def stale_revision(c: Comment) -> ApiError:
     """The 409 for a decision made on a revision the comment has moved past."""
     return ApiError(409, "stale_revision",
@@ -380,7 +375,9 @@ def apply_change(site: Site, c: Comment, change: Change, now: datetime) -> Comme
     """
     if c.revision != change.revision:
         raise stale_revision(c)
-    if change.actor_type == "moderator" and _held_by_other(c, change.actor, now):
+    # Someone else's live claim: asked first for the error's sake, and checked again by the UPDATE.
+    held = sa.exists().where(_CLAIM.c.comment_id == Comment.id, held_by_another(change.actor, now))
+    if change.actor_type == "moderator" and db.session.scalar(sa.select(held).where(Comment.id == c.id)):
         raise ApiError(409, "claimed_by_other",
                        "Another moderator holds this comment; it is released when their lease ends.")
     previous = _status_before_delete(c) if change.action is Action.RESTORE else None
@@ -394,8 +391,7 @@ def apply_change(site: Site, c: Comment, change: Change, now: datetime) -> Comme
         values["open_reports"] = 0  # a decision answers the reports
     guard = [Comment.id == c.id, Comment.revision == change.revision, Comment.status == was]
     if change.actor_type == "moderator":
-        guard.append(~sa.exists().where(Claim.comment_id == Comment.id, Claim.claimed_by != change.actor,
-                                        Claim.expires_at > now))
+        guard.append(~held)
     result = db.session.execute(
         sa.update(Comment)
         .where(*guard)
