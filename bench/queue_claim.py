@@ -607,7 +607,7 @@ def in_process(app_env: dict[str, str], pages: list[tuple[str, int | None]], cla
 
     from comment_service import create_app
     from comment_service.extensions import db
-    from comment_service.services.moderation import Queue, claim_batch, queue_items
+    from comment_service.services.queues import Queue, claim_batch, queue_items
     from comment_service.services.sites import get_site
 
     os.environ.update(app_env)

@@ -16,8 +16,8 @@ from comment_service.extensions import db
 from comment_service.models import Claim, Comment, utcnow
 from comment_service.moderation.status import ModerationMode, Status
 from comment_service.schemas import ModeratorCommentSchema, dump_moderator_comment
-from comment_service.services import moderation
-from comment_service.services.moderation import Queue
+from comment_service.services import queues
+from comment_service.services.queues import Queue
 from comment_service.services.sites import update_settings
 from tests.conftest import ORIGIN, auth, post
 
@@ -83,11 +83,11 @@ def test_a_claim_answers_what_the_queue_page_shows_plus_the_lease(client, key, r
 
 def test_narrowed_claims_take_only_matching_items(client, key, site, record):
     held = post(client, thread="article-7", body="Casino 50% off_today").get_json()["comment"]["id"]
-    got = moderation.claim_batch(site, Queue.PENDING, "mod:1", 10, 60, text="50%")
+    got = queues.claim_batch(site, Queue.PENDING, "mod:1", 10, 60, text="50%")
     assert [i["id"] for i in got] == [held]
-    got = moderation.claim_batch(site, Queue.PENDING, "mod:2", 10, 60, text="layla", thread="article-42")
+    got = queues.claim_batch(site, Queue.PENDING, "mod:2", 10, 60, text="layla", thread="article-42")
     assert [i["id"] for i in got] == record[:3]
-    assert moderation.claim_batch(site, Queue.PENDING, "mod:3", 10, 60, thread="no-such-article") == []
+    assert queues.claim_batch(site, Queue.PENDING, "mod:3", 10, 60, thread="no-such-article") == []
 
 
 def test_the_written_dump_is_the_schema_dump(client, key, site, record):
@@ -97,8 +97,8 @@ def test_the_written_dump_is_the_schema_dump(client, key, site, record):
         hold_reasons=[{"code": "suspect_word", "detail": "«x»", "span": [0, 5], "entry": "x"}],
     ))
     db.session.commit()
-    moderation.claim_batch(site, Queue.PENDING, "mod:1", 1, 60)
-    items, _ = moderation.queue_items(site, Queue.PENDING, None, 50)
+    queues.claim_batch(site, Queue.PENDING, "mod:1", 1, 60)
+    items, _ = queues.queue_items(site, Queue.PENDING, None, 50)
     schema = ModeratorCommentSchema()
     assert items[0]["claim"] and items[0]["edited_at"] and items[0]["spam_score"] == 0.75
     assert any(i["claim"] is None and i["edited_at"] is None for i in items)
@@ -110,7 +110,7 @@ def test_the_written_dump_is_the_schema_dump(client, key, site, record):
 
 
 def test_an_expired_lease_is_shown_and_taken_over(client, key, site, record):
-    moderation.claim_batch(site, Queue.PENDING, "mod:1", 2, 60)
+    queues.claim_batch(site, Queue.PENDING, "mod:1", 2, 60)
     db.session.execute(sa.update(Claim).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     got = client.post(f"{API}/queues/pending/claim", json={"limit": 2}, headers=auth(key, "bilal")).get_json()

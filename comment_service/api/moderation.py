@@ -12,8 +12,9 @@ from comment_service.errors import ApiError
 from comment_service.extensions import limiter
 from comment_service.models import Site, utcnow
 from comment_service.moderation.status import Action
-from comment_service.services import moderation, reports, sites
-from comment_service.services.moderation import Change, Queue
+from comment_service.services import moderation, queues, reports, sites
+from comment_service.services.moderation import Change
+from comment_service.services.queues import Queue
 
 MODERATOR_HEADER = "X-Majlis-Moderator"
 
@@ -48,7 +49,7 @@ def _change(data: dict) -> Change:
 
 
 def _view(site: Site, comment_id: int) -> dict:
-    return _dump(moderation.moderator_items(site, [comment_id])[0])
+    return _dump(queues.moderator_items(site, [comment_id])[0])
 
 
 @bp.get("/sites/<slug:site>/settings")
@@ -70,7 +71,7 @@ def put_settings(site: Site):
 @require_site_key
 def queue_counts(site: Site):
     """How many comments wait in each queue, and the age of the oldest pending one."""
-    return moderation.queue_counts(site, utcnow())
+    return queues.queue_counts(site, utcnow())
 
 
 @bp.get("/sites/<slug:site>/queues/<queue>")
@@ -79,7 +80,7 @@ def queue_page(site: Site, queue: str):
     """A page of a queue, oldest first, with everything needed to decide."""
     q = _queue(queue)
     args = schemas.queue_query.load(request.args.to_dict())
-    items, more = moderation.queue_items(site, q, int(args["cursor"]) if args["cursor"] else None, args["limit"])
+    items, more = queues.queue_items(site, q, int(args["cursor"]) if args["cursor"] else None, args["limit"])
     return {"items": [_dump(i) for i in items], "next_cursor": str(more) if more else None}
 
 
@@ -89,7 +90,7 @@ def claim(site: Site, queue: str):
     """Lease up to `limit` unclaimed items of a queue to the caller."""
     q = _queue(queue)
     args = schemas.claim_schema.load(json_body())
-    items = moderation.claim_batch(site, q, _actor(), args["limit"], args["lease_seconds"])
+    items = queues.claim_batch(site, q, _actor(), args["limit"], args["lease_seconds"])
     return {"items": [_dump(i) for i in items]}
 
 
@@ -99,7 +100,7 @@ def release(site: Site, queue: str):
     """Give back items the caller holds."""
     _queue(queue)
     args = schemas.release_schema.load(json_body())
-    return {"released": moderation.release_claims(site, _actor(), args["ids"])}
+    return {"released": queues.release_claims(site, _actor(), args["ids"])}
 
 
 @bp.get("/sites/<slug:site>/comments/<int:comment_id>")

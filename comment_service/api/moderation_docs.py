@@ -5,7 +5,7 @@ from typing import Any
 
 from comment_service import schemas
 from comment_service.api.openapi import SITE, component, document, errors, json_content
-from comment_service.services.moderation import Queue
+from comment_service.services.queues import Queue
 
 KEY = [{"siteKey": []}]
 COMMENT_ID = {"name": "comment_id", "in": "path", "required": True,

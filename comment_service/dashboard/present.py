@@ -48,7 +48,7 @@ def reason_detail(reason: dict[str, Any], body: str) -> Markup | str | None:
 
 def present(item: dict[str, Any], context: dict[str, Any] | None = None,
             reports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An item of a queue (a services.moderation.moderator_view) ready for the templates."""
+    """An item of a queue (a services.queues.moderator_view) ready for the templates."""
     body = item["body_source"]
     reasons = [r for r in item["reasons"] if isinstance(r, dict)]
     labels = [reason_label(r) for r in reasons]

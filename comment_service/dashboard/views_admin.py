@@ -13,7 +13,7 @@ from comment_service.dashboard.views_queue import items_for_page
 from comment_service.errors import ApiError, field_errors
 from comment_service.models import Site
 from comment_service.moderation.status import RejectReason, Status
-from comment_service.services import ban_admin, moderation, moderators, site_admin, sites
+from comment_service.services import ban_admin, moderation, moderators, queues, site_admin, sites
 from comment_service.services.moderators import actor_id
 
 LOG_PAGE = 50
@@ -30,7 +30,7 @@ COMMENT_ACTIONS = {
 
 def _comment_view(site: Site, comment_id: int) -> dict:
     moderation.get_comment(site, comment_id)  # 404 for another site's comment
-    items = moderation.moderator_items(site, [comment_id])
+    items = queues.moderator_items(site, [comment_id])
     return items_for_page(site, items)[0]
 
 

@@ -1,7 +1,7 @@
 """Queues and decisions: the pages moderators work in all day.
 
 Opening a work queue (pending, reported, unmoderated, spam) claims its oldest items for this
-moderator (services.moderation.claim_batch, actor "mod:<id>"), so two moderators never see the same
+moderator (services.queues.claim_batch, actor "mod:<id>"), so two moderators never see the same
 item; leaving the page gives them back. Approved and rejected are browsed without claims.
 Every decision carries the revision the moderator saw: a stale one is refused with a message.
 """
@@ -21,9 +21,10 @@ from comment_service.dashboard.present import present
 from comment_service.errors import ApiError, field_errors
 from comment_service.models import Site
 from comment_service.moderation.status import Action, RejectReason
-from comment_service.services import moderation, reports, site_admin
-from comment_service.services.moderation import Change, Queue
+from comment_service.services import moderation, queues, reports, site_admin
+from comment_service.services.moderation import Change
 from comment_service.services.moderators import actor_id
+from comment_service.services.queues import Queue
 
 PAGE = 20
 BROWSE_ONLY = frozenset({Queue.APPROVED, Queue.REJECTED})
@@ -73,10 +74,10 @@ def queue(site: Site, queue: str) -> ResponseReturnValue:
     lease = current_app.config["MAJLIS_CLAIM_LEASE_SECONDS"]
     if q in BROWSE_ONLY:
         # Decided comments are looked through, not worked: holding them would only block the API.
-        items, _ = moderation.queue_items(site, q, None, PAGE, thread=thread, text=text)
+        items, _ = queues.queue_items(site, q, None, PAGE, thread=thread, text=text)
     else:
-        items = moderation.claim_batch(site, q, _actor(), PAGE, lease, thread=thread, text=text)
-    counts = moderation.queue_counts(site, g.now)
+        items = queues.claim_batch(site, q, _actor(), PAGE, lease, thread=thread, text=text)
+    counts = queues.queue_counts(site, g.now)
     leased_until = max((i["claim"]["expires_at"] for i in items if i["claim"]), default=None)
     return render_template(
         "dashboard/queue.html", site=site, queue=q, tabs=TABS, counts=counts, items=items_for_page(site, items),
@@ -173,7 +174,7 @@ def release(site: Site, queue: str) -> ResponseReturnValue:
         leased_until = None
     if leased_until is None or leased_until.tzinfo is None:
         return jsonify(released=0), 400
-    released = moderation.release_claims(site, _actor(), ids, leased_until=leased_until) if ids else 0
+    released = queues.release_claims(site, _actor(), ids, leased_until=leased_until) if ids else 0
     return jsonify(released=released)
 
 
