@@ -250,6 +250,9 @@ class Moderator(db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     display_name: Mapped[str] = mapped_column(sa.String(100))
     language: Mapped[str | None] = mapped_column(sa.String(8))  # None: follow the browser
+    # Bumped by signing out (and by anything else that must end every session): a session
+    # carries the version it started with and is refused once they differ.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[ModeratorSite]] = relationship(back_populates="moderator", cascade="all, delete-orphan")
@@ -267,3 +270,18 @@ class ModeratorSite(db.Model):
 
     moderator: Mapped[Moderator] = relationship(back_populates="memberships")
     site: Mapped[Site] = relationship()
+
+
+class IdempotentSubmission(db.Model):
+    """A comment submission made with an Idempotency-Key: a retry with the same key answers the
+    same comment instead of storing another. Only keyed digests of the key and of the request are
+    kept; rows older than the replay window (24 h) may be purged."""
+
+    __tablename__ = "idempotent_submission"
+    __table_args__ = (sa.Index("ix_idempotent_submission_created_at", "created_at"),)
+
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), primary_key=True)
+    key_hmac: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    request_hmac: Mapped[str] = mapped_column(sa.String(64))
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comment.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
