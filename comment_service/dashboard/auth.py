@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from flask import abort, g, redirect, request, session, url_for
 
 from comment_service.models import Moderator, ModeratorRole
+from comment_service.moderation.text import has_control_char
 from comment_service.services import moderators
 
 
@@ -52,11 +53,13 @@ def load_moderator() -> Moderator | None:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """A dashboard path to go back to; anything else (another host, a scheme) becomes `default`."""
-    if not target:
+    """A dashboard path to go back to; anything else becomes `default`: another host, a scheme, a
+    backslash, or a control character (CR/LF would break the Location header, and browsers drop
+    tabs and newlines from URLs, which could turn a path into another host)."""
+    if not target or has_control_char(target) or "\\" in target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/dashboard/") or "\\" in target:
+    if parts.scheme or parts.netloc or not parts.path.startswith("/dashboard/"):
         return default
     return target
 

@@ -1,6 +1,8 @@
 """Signing in and out, the session cookie, CSRF, throttling, and who may open which site's pages."""
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 import pytest
 
 from comment_service.extensions import db
@@ -8,7 +10,7 @@ from comment_service.models import Comment, ModeratorRole
 from comment_service.services import moderators
 from config import settings as config_settings
 from tests.conftest import post
-from tests.dashboard.conftest import PASSWORD, csrf, login, make_moderator
+from tests.dashboard.conftest import PASSWORD, csrf, decide, login, make_moderator
 
 SECURITY = {
     "X-Content-Type-Options": "nosniff",
@@ -63,6 +65,33 @@ def test_next_never_leaves_the_dashboard(client, admin, target):
     r = client.post("/dashboard/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token,
                                               "next": target})
     assert r.headers["Location"] == "/dashboard/"
+
+
+LINE_BREAKS = ["/dashboard/\r\nSet-Cookie: pwned=1", "/dashboard/sites/news/log\nX-Injected: 1", "/dashboard/\r",
+               "/dashboard/sites/news/log?text=a\u0085b", "/dashboard/\x7f"]
+
+
+@pytest.mark.parametrize("target", LINE_BREAKS)
+def test_a_next_with_a_line_break_or_control_is_refused_and_leads_home(client, admin, target):
+    token = csrf(client, "/dashboard/login?" + urlencode({"next": target}))  # the form carries it back
+    r = client.post("/dashboard/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token,
+                                              "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"
+    assert "X-Injected" not in r.headers and "pwned" not in r.headers.get("Set-Cookie", "")
+    # Signed in, the sign-in page sends you on at once: the same refusal, raw or percent-encoded in the query.
+    for query in [{"next": target}, "next=" + quote(target, safe="/")]:
+        r = client.get("/dashboard/login", query_string=query)
+        assert r.status_code == 302 and r.headers["Location"] == "/dashboard/", query
+    # The language switch goes back to its `next` the same way.
+    token = csrf(client, "/dashboard/sites/news/log")
+    r = client.post("/dashboard/language", data={"lang": "ar", "csrf_token": token, "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"
+
+
+def test_a_decision_whose_next_has_a_line_break_goes_back_to_the_queue(signed_in, held):
+    r = decide(signed_in, held[0], "approve", next=LINE_BREAKS[0])
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/sites/news/queues/pending"
+    assert db.session.get(Comment, held[0]).status.value == "approved"
 
 
 def test_sign_out_needs_a_post_with_the_token(signed_in):
