@@ -54,8 +54,8 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """Sign out."""
-    sign_out()
+    """Sign out, everywhere: every copy of every session of this moderator ends."""
+    sign_out(g.moderator)
     return redirect(url_for("dashboard.login"))
 
 

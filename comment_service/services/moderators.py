@@ -62,10 +62,18 @@ def create_moderator(email: str, password: str, display_name: str | None = None)
 
 
 def set_password(moderator: Moderator, password: str) -> None:
-    """Replace a moderator's password (this also ends their other sessions)."""
+    """Replace a moderator's password (this also ends all their sessions)."""
     if len(password) < PASSWORD_MIN:
         raise ValueError(f"the password must be at least {PASSWORD_MIN} characters")
     moderator.password_hash = generate_password_hash(password)
+    end_sessions(moderator)
+
+
+def end_sessions(moderator: Moderator) -> None:
+    """End every session of this moderator, on every browser: a session carries the version it
+    started with, and the dashboard refuses it once they differ. One UPDATE adds one, so two
+    sign-outs at once both count."""
+    moderator.session_version = Moderator.session_version + 1
     db.session.commit()
 
 

@@ -102,6 +102,35 @@ def test_sign_out_needs_a_post_with_the_token(signed_in):
     assert signed_in.get("/dashboard/sites/news/log").status_code == 302
 
 
+def _sign_out(client) -> None:
+    token = csrf(client, "/dashboard/sites/news/log")
+    r = client.post("/dashboard/logout", data={"csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/login"
+
+
+def test_a_copied_session_cookie_stops_working_once_its_owner_signs_out(app, signed_in):
+    stolen = signed_in.get_cookie("majlis_session").value
+    thief = app.test_client()
+    thief.set_cookie("majlis_session", stolen)
+    assert thief.get("/dashboard/sites/news/log").status_code == 200  # a copy works while the session lives
+    _sign_out(signed_in)
+    r = thief.get("/dashboard/sites/news/log")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/dashboard/login")
+    r = thief.get("/dashboard/sites/news/log", headers={"Accept": "application/json"})
+    assert r.status_code == 401
+    signed_in.set_cookie("majlis_session", stolen)  # the owner's own old cookie, replayed
+    assert signed_in.get("/dashboard/sites/news/log").status_code == 302
+
+
+def test_signing_out_signs_you_out_everywhere_and_in_again(app, client, admin):
+    laptop, phone = client, app.test_client()
+    assert login(laptop, admin.email).status_code == 302 and login(phone, admin.email).status_code == 302
+    _sign_out(laptop)
+    assert phone.get("/dashboard/sites/news/log").status_code == 302
+    assert login(phone, admin.email).status_code == 302  # a new sign-in starts a session that works
+    assert phone.get("/dashboard/sites/news/log").status_code == 200
+
+
 def test_changing_the_password_ends_other_sessions(signed_in, admin):
     assert signed_in.get("/dashboard/sites/news/log").status_code == 200
     moderators.set_password(admin, "a brand new password")
