@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from comment_service.errors import ApiError
 from comment_service.extensions import db
 from comment_service.models import Moderator, ModeratorRole, ModeratorSite, Site
+from comment_service.services import identity
 
 PASSWORD_MIN = 10
 LANGUAGES = ("ar", "en")
@@ -28,6 +29,11 @@ def _dummy_hash() -> str:
 def email_key(email: str) -> str:
     """The form an email is stored and looked up in: trimmed and case-folded."""
     return email.strip().casefold()
+
+
+def login_digest(email: str) -> str:
+    """How sign-in limits and device cookies name the account an email signs in to (keyed)."""
+    return identity.login_hmac(email_key(email))
 
 
 def actor_id(moderator: Moderator) -> str:
