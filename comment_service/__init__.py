@@ -21,6 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
 
     register_extensions(app)
     register_blueprints(app)
+    register_security_headers(app)
     register_errorhandlers(app)
     register_commands(app)
     register_proxy_fix(app)
@@ -50,6 +51,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(dashboard.bp)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Every answer's security headers, from one place (404s, 405s and errors included)."""
+    from comment_service.security_headers import init_security_headers
+
+    init_security_headers(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,7 +18,10 @@ Every variable the service reads is listed once, here:
 | MAJLIS_CACHE_SIZE | 2048 | serialised thread pages kept per process |
 | MAJLIS_READ_MEMO_SECONDS | 1 | a process reuses a thread page this long before probing its version (0: always) |
 | MAJLIS_LOGIN_RATE_LIMIT | 10 per minute;100 per day | failed dashboard sign-ins allowed per client IP |
-| MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT | 5 per 15 minutes;50 per day | failed sign-ins allowed per account, from any IP |
+| MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT | 5 per 15 minutes;50 per day | failed sign-ins per account from unknown browsers |
+| MAJLIS_LOGIN_DEVICE_RATE_LIMIT | 5 per 15 minutes;50 per day | failed sign-ins per known browser (device cookie) |
+| MAJLIS_DEVICE_COOKIE_DAYS | 90 | a browser stays known to an account this long after its last sign-in |
+| MAJLIS_HSTS_SECONDS | production 31536000, else 0 | HSTS max-age (includeSubDomains); 0 sends none |
 | MAJLIS_SESSION_HOURS | 12 | a dashboard sign-in lasts this long (and so does its CSRF token) |
 | MAJLIS_CLAIM_LEASE_SECONDS | 600 | how long items a moderator has open stay theirs before others may take them |
 | MAJLIS_DEMO_MODERATOR_FILE | instance/demo-moderator | where `flask demo` keeps the demo moderator's password |
@@ -53,6 +56,7 @@ class Config:
     """Settings shared by every environment."""
 
     ENV_NAME = "base"
+    HSTS_SECONDS = 0  # the default of MAJLIS_HSTS_SECONDS; production sends HSTS for a year
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
@@ -79,6 +83,9 @@ class Config:
         # SameSite=Lax everywhere, Secure outside development and testing (plain http locally).
         self.MAJLIS_LOGIN_RATE_LIMIT = env.get("MAJLIS_LOGIN_RATE_LIMIT", "10 per minute;100 per day")
         self.MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT = env.get("MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT", "5 per 15 minutes;50 per day")
+        self.MAJLIS_LOGIN_DEVICE_RATE_LIMIT = env.get("MAJLIS_LOGIN_DEVICE_RATE_LIMIT", "5 per 15 minutes;50 per day")
+        self.MAJLIS_DEVICE_COOKIE_DAYS = float(env.get("MAJLIS_DEVICE_COOKIE_DAYS", "90"))
+        self.MAJLIS_HSTS_SECONDS = int(env.get("MAJLIS_HSTS_SECONDS", str(self.HSTS_SECONDS)))
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=float(env.get("MAJLIS_SESSION_HOURS", "12")))
         self.SESSION_COOKIE_NAME = "majlis_session"
         self.SESSION_COOKIE_HTTPONLY = True
@@ -120,6 +127,7 @@ class ProductionConfig(Config):
     """Production refuses to start without SECRET_KEY and DATABASE_URL (the base class raises)."""
 
     ENV_NAME = "production"
+    HSTS_SECONDS = 365 * 24 * 3600
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(environ)

@@ -1,16 +1,16 @@
 """The moderator dashboard, /dashboard: server-rendered pages and a little plain JavaScript.
 
 Views call the same services as the REST API. Every state-changing request carries a CSRF token
-(a form field, or the X-CSRFToken header from the dashboard's script); every answer carries a
-strict Content-Security-Policy (scripts and styles from this origin only, nothing inline, no
-framing), nosniff and a same-origin Referrer-Policy. Pages are never cached: they show emails.
+(a form field, or the X-CSRFToken header from the dashboard's script). Every answer under
+/dashboard carries a strict Content-Security-Policy and is never cached (pages show emails): those
+headers are set for the whole app in comment_service/security_headers.py.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, render_template, request, session
+from flask import Blueprint, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -19,30 +19,12 @@ from comment_service.dashboard.auth import load_moderator, wants_json
 from comment_service.errors import ApiError, error_response, retry_after
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
+from comment_service.security_headers import DASHBOARD_PREFIX
 
 bp = Blueprint(
-    "dashboard", __name__, url_prefix="/dashboard", template_folder="templates", static_folder="static",
+    "dashboard", __name__, url_prefix=DASHBOARD_PREFIX, template_folder="templates", static_folder="static",
     static_url_path="/static",
 )
-
-CSP = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-])
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
 
 
 def t(key: str, count: int | None = None, **values: Any) -> str:
@@ -63,17 +45,6 @@ def _before() -> None:
     g.now = utcnow()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
-
-
-@bp.after_request
-def _headers(response: Response) -> Response:
-    """Security headers on every answer; no caching of pages (they show emails and keys)."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.endpoint != "dashboard.static":
-        response.headers["Cache-Control"] = "no-store"
-        response.vary.add("Cookie")
-    return response
 
 
 @bp.context_processor

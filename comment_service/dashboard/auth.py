@@ -1,13 +1,14 @@
 """Who is signed in to the dashboard, and what they may open.
 
-The session (a signed, HttpOnly, SameSite=Lax cookie) holds the moderator's id and a fingerprint
-of their password hash: changing the password ends every other session. A site the moderator has
+The session (a signed, HttpOnly, SameSite=Lax cookie) holds the moderator's id and the session
+version the account had at sign-in. Signing out and changing the password bump the version, so
+every copy of every session of that moderator stops working at once (the cookie itself cannot be
+taken back: it is the server that refuses it). A site the moderator has
 no role on is answered exactly like a site that does not exist (404); a page of a site they
 moderate but do not administer is 403.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -16,11 +17,8 @@ from urllib.parse import urlsplit
 from flask import abort, g, redirect, request, session, url_for
 
 from comment_service.models import Moderator, ModeratorRole
+from comment_service.moderation.text import has_control_char
 from comment_service.services import moderators
-
-
-def _fingerprint(moderator: Moderator) -> str:
-    return hashlib.sha256(moderator.password_hash.encode()).hexdigest()[:16]
 
 
 def sign_in(moderator: Moderator) -> None:
@@ -29,34 +27,38 @@ def sign_in(moderator: Moderator) -> None:
     session.clear()
     session.permanent = True
     session["mid"] = moderator.id
-    session["pw"] = _fingerprint(moderator)
+    session["sv"] = moderator.session_version
     if language:
         session["lang"] = language
 
 
-def sign_out() -> None:
-    """End the session."""
+def sign_out(moderator: Moderator | None) -> None:
+    """End the session, and with it every other session of this moderator (on any browser)."""
+    if moderator is not None:
+        moderators.end_sessions(moderator)
     session.clear()
 
 
 def load_moderator() -> Moderator | None:
-    """The signed-in moderator, or None (also when their password changed since sign-in)."""
+    """The signed-in moderator, or None (also once they signed out or changed their password)."""
     mid = session.get("mid")
     if not isinstance(mid, int):
         return None
     moderator = moderators.get_moderator(mid)
-    if moderator is None or session.get("pw") != _fingerprint(moderator):
+    if moderator is None or session.get("sv") != moderator.session_version:
         session.clear()
         return None
     return moderator
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """A dashboard path to go back to; anything else (another host, a scheme) becomes `default`."""
-    if not target:
+    """A dashboard path to go back to; anything else becomes `default`: another host, a scheme, a
+    backslash, or a control character (CR/LF would break the Location header, and browsers drop
+    tabs and newlines from URLs, which could turn a path into another host)."""
+    if not target or has_control_char(target) or "\\" in target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/dashboard/") or "\\" in target:
+    if parts.scheme or parts.netloc or not parts.path.startswith("/dashboard/"):
         return default
     return target
 

@@ -6,7 +6,7 @@ from typing import Any
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from comment_service.dashboard import bp, i18n, t
+from comment_service.dashboard import bp, devices, i18n, t
 from comment_service.dashboard.auth import login_required, safe_next, sign_in, sign_out
 from comment_service.extensions import limiter
 from comment_service.services import moderators
@@ -20,9 +20,30 @@ def _login_account_limit() -> str:
     return current_app.config["MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT"]
 
 
+def _login_device_limit() -> str:
+    return current_app.config["MAJLIS_LOGIN_DEVICE_RATE_LIMIT"]
+
+
+def _email() -> str:
+    return request.form.get("email", "")
+
+
 def _account_key() -> str:
     """Throttle by the account being guessed at, whichever addresses the guesses come from."""
-    return "login:" + moderators.email_key(request.form.get("email", ""))[:320]
+    return "login:" + moderators.login_digest(_email())
+
+
+def _device_key() -> str:
+    return "login-device:" + (devices.device_for(_email()) or "-")
+
+
+def _known_device() -> bool:
+    """This browser signed in to the account being tried before (devices.py)."""
+    return devices.device_for(_email()) is not None
+
+
+def _unknown_device() -> bool:
+    return not _known_device()
 
 
 def _failed(response: Any) -> bool:
@@ -32,7 +53,12 @@ def _failed(response: Any) -> bool:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_ip_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_login_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed)
+# Per account for browsers that never signed in to it; per device for those that did, so guessing
+# locks out strangers but not the owner's usual browser (devices.py).
+@limiter.limit(_login_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed,
+               exempt_when=_known_device)
+@limiter.limit(_login_device_limit, key_func=_device_key, methods=["POST"], deduct_when=_failed,
+               exempt_when=_unknown_device)
 def login() -> ResponseReturnValue:
     """Sign in with email and password."""
     target = safe_next(request.values.get("next"), url_for("dashboard.index"))
@@ -49,13 +75,15 @@ def login() -> ResponseReturnValue:
                                error=t("login_failed"))
         return page, 401
     sign_in(moderator)
-    return redirect(target)
+    response = redirect(target)
+    devices.remember(response, email)
+    return response
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """Sign out."""
-    sign_out()
+    """Sign out, everywhere: every copy of every session of this moderator ends."""
+    sign_out(g.moderator)
     return redirect(url_for("dashboard.login"))
 
 

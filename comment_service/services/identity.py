@@ -1,4 +1,4 @@
-"""Keyed digests of people: email lookups, IP prefixes, per-site avatars."""
+"""Keyed digests of people: email lookups, IP prefixes, per-site avatars, moderator logins."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -42,3 +42,10 @@ def reader_fingerprint(client_ip: str | None, user_agent: str | None) -> str:
     """Who reported, as far as an anonymous reader can be told apart: IP prefix and browser, keyed."""
     prefix = privacy.ip_prefix(client_ip) or "-"
     return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[1], f"report|{prefix}|{user_agent or ''}")
+
+
+def login_hmac(login: str) -> str:
+    """The keyed digest of a moderator's login (its stored form, `moderators.email_key`): sign-in
+    limits and device cookies name an account by it, never by the address."""
+    key = privacy.derive_key(current_app.config["SECRET_KEY"], "moderator-login")
+    return privacy.keyed_digest(key, login)

@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from comment_service.errors import ApiError
 from comment_service.extensions import db
 from comment_service.models import Moderator, ModeratorRole, ModeratorSite, Site
+from comment_service.services import identity
 
 PASSWORD_MIN = 10
 LANGUAGES = ("ar", "en")
@@ -28,6 +29,11 @@ def _dummy_hash() -> str:
 def email_key(email: str) -> str:
     """The form an email is stored and looked up in: trimmed and case-folded."""
     return email.strip().casefold()
+
+
+def login_digest(email: str) -> str:
+    """How sign-in limits and device cookies name the account an email signs in to (keyed)."""
+    return identity.login_hmac(email_key(email))
 
 
 def actor_id(moderator: Moderator) -> str:
@@ -62,10 +68,18 @@ def create_moderator(email: str, password: str, display_name: str | None = None)
 
 
 def set_password(moderator: Moderator, password: str) -> None:
-    """Replace a moderator's password (this also ends their other sessions)."""
+    """Replace a moderator's password (this also ends all their sessions)."""
     if len(password) < PASSWORD_MIN:
         raise ValueError(f"the password must be at least {PASSWORD_MIN} characters")
     moderator.password_hash = generate_password_hash(password)
+    end_sessions(moderator)
+
+
+def end_sessions(moderator: Moderator) -> None:
+    """End every session of this moderator, on every browser: a session carries the version it
+    started with, and the dashboard refuses it once they differ. One UPDATE adds one, so two
+    sign-outs at once both count."""
+    moderator.session_version = Moderator.session_version + 1
     db.session.commit()
 
 

@@ -19,23 +19,6 @@ SHORT_MAX_AGE = 300
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
 HASHED = re.compile(r"^(?P<stem>[a-z]+)\.(?P<digest>[0-9a-f]{12})\.(?P<ext>js|css)$")
 
-# The demo pages run under the policy a careful news site would set: scripts and connections to
-# this origin only, no inline script or style anywhere, HTML sinks only through Trusted Types
-# (the widget's one policy, which feeds an inert template that it then filters).
-DEMO_CSP = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "connect-src 'self'",
-    "img-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-    "require-trusted-types-for 'script'",
-    "trusted-types majlis",
-])
-
-
 def _serve(item: Asset, max_age: int, immutable: bool) -> Response:
     """The file, gzipped when the client accepts it, with its cache headers and ETag."""
     gz = request.accept_encodings["gzip"] > 0
@@ -50,7 +33,6 @@ def _serve(item: Asset, max_age: int, immutable: bool) -> Response:
     # Any site may load it, also with Subresource Integrity (crossorigin="anonymous").
     resp.headers["Access-Control-Allow-Origin"] = "*"
     resp.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp.make_conditional(request)
 
 
@@ -92,10 +74,8 @@ def _helpers() -> dict:
 
 
 def _page(template: str, **context) -> Response:
+    """A demo page; its CSP is security_headers.DEMO_CSP (it lists these pages' endpoints)."""
     resp = Response(render_template(template, **context))
-    resp.headers["Content-Security-Policy"] = DEMO_CSP
-    resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.cache_control.no_cache = True
     return resp
 

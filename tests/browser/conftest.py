@@ -25,7 +25,7 @@ from flask import Flask, Response
 from werkzeug.serving import make_server
 
 from comment_service import create_app
-from comment_service.extensions import db
+from comment_service.extensions import db, limiter
 from tests.conftest import TEST_DATABASE_URL
 
 try:
@@ -89,7 +89,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         admin.dispose()
         url = sa.make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
         uri = url.render_as_string(hide_password=False)
-    app = create_app(test_config={"SQLALCHEMY_DATABASE_URI": uri, "MAJLIS_DEMO_KEY_FILE": str(tmp / "demo-api-key")})
+    # Built with rate limiting on, so its limiter hooks exist (Flask takes no hooks once serving),
+    # then switched off: only a test that asks for limits (test_dashboard_sessions.py) turns them on.
+    app = create_app(test_config={"SQLALCHEMY_DATABASE_URI": uri, "MAJLIS_DEMO_KEY_FILE": str(tmp / "demo-api-key"),
+                                  "RATELIMIT_ENABLED": True})
+    limiter.enabled = False
     with app.app_context():
         db.create_all()
     pages: dict[str, tuple[str, str]] = {}

@@ -1,6 +1,8 @@
 """Signing in and out, the session cookie, CSRF, throttling, and who may open which site's pages."""
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 import pytest
 
 from comment_service.extensions import db
@@ -8,7 +10,7 @@ from comment_service.models import Comment, ModeratorRole
 from comment_service.services import moderators
 from config import settings as config_settings
 from tests.conftest import post
-from tests.dashboard.conftest import PASSWORD, csrf, login, make_moderator
+from tests.dashboard.conftest import PASSWORD, csrf, decide, login, make_moderator
 
 SECURITY = {
     "X-Content-Type-Options": "nosniff",
@@ -20,8 +22,8 @@ SECURITY = {
 def test_sign_in_sets_a_hardened_session_cookie_and_lands_on_the_queue(client, admin):
     r = login(client, admin.email)
     assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"
-    cookie = r.headers["Set-Cookie"]
-    assert cookie.startswith("majlis_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    cookie = next(c for c in r.headers.getlist("Set-Cookie") if c.startswith("majlis_session="))
+    assert cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain http in testing and development
     r = client.get("/dashboard/")
     assert r.status_code == 302 and r.headers["Location"] == "/dashboard/sites/news/queues/pending"  # one site: straight in
@@ -65,12 +67,68 @@ def test_next_never_leaves_the_dashboard(client, admin, target):
     assert r.headers["Location"] == "/dashboard/"
 
 
+LINE_BREAKS = ["/dashboard/\r\nSet-Cookie: pwned=1", "/dashboard/sites/news/log\nX-Injected: 1", "/dashboard/\r",
+               "/dashboard/sites/news/log?text=a\u0085b", "/dashboard/\x7f"]
+
+
+@pytest.mark.parametrize("target", LINE_BREAKS)
+def test_a_next_with_a_line_break_or_control_is_refused_and_leads_home(client, admin, target):
+    token = csrf(client, "/dashboard/login?" + urlencode({"next": target}))  # the form carries it back
+    r = client.post("/dashboard/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token,
+                                              "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"
+    assert "X-Injected" not in r.headers and "pwned" not in r.headers.get("Set-Cookie", "")
+    # Signed in, the sign-in page sends you on at once: the same refusal, raw or percent-encoded in the query.
+    for query in [{"next": target}, "next=" + quote(target, safe="/")]:
+        r = client.get("/dashboard/login", query_string=query)
+        assert r.status_code == 302 and r.headers["Location"] == "/dashboard/", query
+    # The language switch goes back to its `next` the same way.
+    token = csrf(client, "/dashboard/sites/news/log")
+    r = client.post("/dashboard/language", data={"lang": "ar", "csrf_token": token, "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"
+
+
+def test_a_decision_whose_next_has_a_line_break_goes_back_to_the_queue(signed_in, held):
+    r = decide(signed_in, held[0], "approve", next=LINE_BREAKS[0])
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/sites/news/queues/pending"
+    assert db.session.get(Comment, held[0]).status.value == "approved"
+
+
 def test_sign_out_needs_a_post_with_the_token(signed_in):
     assert signed_in.get("/dashboard/logout").status_code == 405
     assert signed_in.post("/dashboard/logout").status_code == 400  # no CSRF token
     token = csrf(signed_in, "/dashboard/sites/news/log")
     assert signed_in.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302
     assert signed_in.get("/dashboard/sites/news/log").status_code == 302
+
+
+def _sign_out(client) -> None:
+    token = csrf(client, "/dashboard/sites/news/log")
+    r = client.post("/dashboard/logout", data={"csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/login"
+
+
+def test_a_copied_session_cookie_stops_working_once_its_owner_signs_out(app, signed_in):
+    stolen = signed_in.get_cookie("majlis_session").value
+    thief = app.test_client()
+    thief.set_cookie("majlis_session", stolen)
+    assert thief.get("/dashboard/sites/news/log").status_code == 200  # a copy works while the session lives
+    _sign_out(signed_in)
+    r = thief.get("/dashboard/sites/news/log")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/dashboard/login")
+    r = thief.get("/dashboard/sites/news/log", headers={"Accept": "application/json"})
+    assert r.status_code == 401
+    signed_in.set_cookie("majlis_session", stolen)  # the owner's own old cookie, replayed
+    assert signed_in.get("/dashboard/sites/news/log").status_code == 302
+
+
+def test_signing_out_signs_you_out_everywhere_and_in_again(app, client, admin):
+    laptop, phone = client, app.test_client()
+    assert login(laptop, admin.email).status_code == 302 and login(phone, admin.email).status_code == 302
+    _sign_out(laptop)
+    assert phone.get("/dashboard/sites/news/log").status_code == 302
+    assert login(phone, admin.email).status_code == 302  # a new sign-in starts a session that works
+    assert phone.get("/dashboard/sites/news/log").status_code == 200
 
 
 def test_changing_the_password_ends_other_sessions(signed_in, admin):
