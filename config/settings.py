@@ -8,6 +8,7 @@ Every variable the service reads is listed once, here:
 | SECRET_KEY | dev: random, kept in instance/secret_key | signs sessions, derives HMAC keys (emails, IPs, avatars) |
 | DATABASE_URL | sqlite:///<instance>/majlis.db | SQLAlchemy URL; postgres:// is accepted and means psycopg 3 |
 | RATELIMIT_STORAGE_URI | memory:// | Flask-Limiter storage, e.g. redis://127.0.0.1:6379/0 |
+| MAJLIS_RATELIMIT_TIMEOUT | 0.25 | seconds a call to the rate-limit store may take before limits count per process |
 | MAJLIS_POST_RATE_LIMIT | 5 per minute;60 per hour | limit on comment submissions per client IP |
 | MAJLIS_REPORT_RATE_LIMIT | 10 per minute;100 per day | limit on reader reports per client IP |
 | MAJLIS_RATELIMIT_ENABLED | true | turn all rate limits off (benchmarks, trusted back ends) |
@@ -62,6 +63,8 @@ class Config:
         # hide_parameters keeps emails and bodies out of SQL error messages and logs.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        # A failing store never fails a request: limits are then counted per process (ratelimit.py).
+        self.MAJLIS_RATELIMIT_TIMEOUT = float(env.get("MAJLIS_RATELIMIT_TIMEOUT", "0.25"))
         self.RATELIMIT_ENABLED = _bool(env.get("MAJLIS_RATELIMIT_ENABLED"), True)
         # Headers would put Retry-After on every answer; errors.py sets it on 429s only.
         self.RATELIMIT_HEADERS_ENABLED = False

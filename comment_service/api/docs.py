@@ -17,6 +17,7 @@ for name, schema in [
     ("Counts", schemas.CountsSchema),
     ("Error", schemas.ErrorSchema),
     ("Health", schemas.HealthSchema),
+    ("Readiness", schemas.ReadinessSchema),
 ]:
     component(name, schema)
 
@@ -88,15 +89,19 @@ document(
         }
     },
 )
-for path, summary, codes in [
-    ("/healthz", "The process is up.", {"200": "Up."}),
-    ("/readyz", "The database answers.", {"200": "Ready.", "503": "Database unreachable."}),
+for path, summary, schema, codes in [
+    ("/healthz", "The process is up.", "Health", {"200": "Up."}),
+    ("/readyz", "The database answers; each dependency's state.", "Readiness", {
+        "200": "Ready (`ok`), or `degraded`: the rate-limit store is unreachable, so limits are counted per "
+               "process until it answers.",
+        "503": "Database unreachable (`unavailable`).",
+    }),
 ]:
     document(
         path=path,
         operations={"get": {
             "summary": summary,
-            "responses": {c: {"description": d, **json_content("Health")} for c, d in codes.items()},
+            "responses": {c: {"description": d, **json_content(schema)} for c, d in codes.items()},
         }},
     )
 document(
