@@ -1,11 +1,11 @@
 """Rate limits that never fail a request: when the store fails, limits count per process for a while.
 
-Flask-Limiter keeps the counters in RATELIMIT_STORAGE_URI (Redis across hosts; memory by
-default). When that store fails, at the check before a view or at the deduction after it (a
-comment is already committed then), the failure goes to `store_failed` and the same operation
-is made on Flask-Limiter's in-memory fallback: the request goes on, limited per process.
-Flask-Limiter then asks the store every 1, 2, 4 ... 32 s whether it answers again, and goes
-back to it when it does.
+Flask-Limiter keeps the counters in RATELIMIT_STORAGE_URI (Redis across hosts; by default a
+SQLite file the workers of one host share; memory in tests). When that store fails, at the
+check before a view or at the deduction after it (a comment is already committed then), the
+failure goes to `store_failed` and the same operation is made on Flask-Limiter's in-memory
+fallback: the request goes on, limited per process. Flask-Limiter then asks the store every
+1, 2, 4 ... 32 s whether it answers again, and goes back to it when it does.
 
 Every call to the store has a short timeout (MAJLIS_RATELIMIT_TIMEOUT), and redis-py's own
 retries are off, so an unreachable or silent Redis costs a request at most that long.
@@ -19,6 +19,8 @@ from typing import Any, cast
 import flask
 import flask_limiter
 from limits.strategies import RateLimiter
+
+import comment_service.limits_sqlite  # noqa: F401  (registers the sqlite:// storage scheme)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ def storage_options(uri: str, timeout: float) -> dict[str, Any]:
 
         # redis-py 8 retries a failed command 3 times with backoff by default: seconds per request.
         return {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
+    if scheme == "sqlite":
+        return {"timeout": timeout}
     return {}
 
 

@@ -145,4 +145,5 @@ def test_redis_client_gets_short_timeouts_and_no_retries():
     opts = storage_options("redis://127.0.0.1:6379/0", 0.25)
     assert opts["socket_connect_timeout"] == opts["socket_timeout"] == 0.25
     assert opts["retry"].get_retries() == 0
+    assert storage_options("sqlite:////tmp/x.db", 0.25) == {"timeout": 0.25}
     assert storage_options("memory://", 0.25) == {}
