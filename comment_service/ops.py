@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from comment_service.extensions import db
+from comment_service.ratelimit import store_status
 
 bp = Blueprint("ops", __name__)
 log = logging.getLogger(__name__)
@@ -20,11 +21,17 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database answers; 503 otherwise, so traffic goes elsewhere."""
+    """Ready when the database answers (503 otherwise, so traffic goes elsewhere). The rate-limit
+    store is reported too; without it the service still works, with limits counted per process,
+    so it makes the answer "degraded" (200), not unready."""
+    checks = {"database": "ok", "rate_limit_store": store_status(current_app)}
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception:  # any driver error means "not ready"
         db.session.rollback()
         log.warning("readiness check: database unreachable")
-        return {"status": "unavailable"}, 503
-    return {"status": "ok"}
+        checks["database"] = "unavailable"
+        return {"status": "unavailable", "checks": checks}, 503
+    if checks["rate_limit_store"] == "unavailable":
+        return {"status": "degraded", "checks": checks}
+    return {"status": "ok", "checks": checks}

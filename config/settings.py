@@ -7,7 +7,8 @@ Every variable the service reads is listed once, here:
 | MAJLIS_ENV | development | development, production or testing |
 | SECRET_KEY | dev: random, kept in instance/secret_key | signs sessions, derives HMAC keys (emails, IPs, avatars) |
 | DATABASE_URL | sqlite:///<instance>/majlis.db | SQLAlchemy URL; postgres:// is accepted and means psycopg 3 |
-| RATELIMIT_STORAGE_URI | memory:// | Flask-Limiter storage, e.g. redis://127.0.0.1:6379/0 |
+| RATELIMIT_STORAGE_URI | sqlite:///<instance>/ratelimits.db | rate limits, one file per host; redis://… across hosts |
+| MAJLIS_RATELIMIT_TIMEOUT | 0.25 | seconds a call to the rate-limit store may take before limits count per process |
 | MAJLIS_POST_RATE_LIMIT | 5 per minute;60 per hour | limit on comment submissions per client IP |
 | MAJLIS_REPORT_RATE_LIMIT | 10 per minute;100 per day | limit on reader reports per client IP |
 | MAJLIS_RATELIMIT_ENABLED | true | turn all rate limits off (benchmarks, trusted back ends) |
@@ -65,7 +66,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url)
         # hide_parameters keeps emails and bodies out of SQL error messages and logs.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
-        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or self._default_ratelimit_uri()
+        # A failing store never fails a request: limits are then counted per process (ratelimit.py).
+        self.MAJLIS_RATELIMIT_TIMEOUT = float(env.get("MAJLIS_RATELIMIT_TIMEOUT", "0.25"))
         self.RATELIMIT_ENABLED = _bool(env.get("MAJLIS_RATELIMIT_ENABLED"), True)
         # Headers would put Retry-After on every answer; errors.py sets it on 429s only.
         self.RATELIMIT_HEADERS_ENABLED = False
@@ -100,6 +103,10 @@ class Config:
 
     def _default_secret(self) -> str:
         raise RuntimeError("SECRET_KEY must be set")
+
+    def _default_ratelimit_uri(self) -> str:
+        # One file per host, shared by its worker processes (memory:// would count per worker).
+        return f"sqlite:///{INSTANCE_DIR / 'ratelimits.db'}"
 
     def _default_database_url(self) -> str:
         raise RuntimeError("DATABASE_URL must be set")
@@ -144,6 +151,7 @@ class TestingConfig(Config):
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = dict(os.environ if environ is None else environ)
         env.setdefault("MAJLIS_RATELIMIT_ENABLED", "false")
+        env.setdefault("RATELIMIT_STORAGE_URI", "memory://")
         # The suite must never touch a development or production database, nor its demo key.
         env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or "sqlite://"
         env["MAJLIS_DEMO_KEY_FILE"] = str(Path(tempfile.gettempdir()) / f"majlis-test-demo-key-{os.getpid()}")

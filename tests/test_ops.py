@@ -18,13 +18,15 @@ def test_healthz(client):
 
 def test_readyz_ok(client):
     r = client.get("/readyz")
-    assert r.status_code == 200 and r.get_json() == {"status": "ok"}
+    assert r.status_code == 200
+    assert r.get_json() == {"status": "ok", "checks": {"database": "ok", "rate_limit_store": "disabled"}}
 
 
 def test_readyz_503_when_database_unreachable(tmp_path):
     app = create_app(test_config={"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
     r = app.test_client().get("/readyz")
-    assert r.status_code == 503 and r.get_json() == {"status": "unavailable"}
+    assert r.status_code == 503
+    assert r.get_json() == {"status": "unavailable", "checks": {"database": "unavailable", "rate_limit_store": "disabled"}}
 
 
 def test_production_refuses_to_start_without_secrets():

@@ -7,7 +7,9 @@ from comment_service import services
 from comment_service.api import bp
 from comment_service.api.cors import public_site
 from comment_service.api.http import json_body
+from comment_service.errors import ApiError
 from comment_service.extensions import limiter
+from comment_service.models import Comment, Site
 from comment_service.schemas import (
     OwnCommentsSchema,
     comment_create_schema,
@@ -16,7 +18,9 @@ from comment_service.schemas import (
     counts_query,
     own_query_schema,
 )
-from comment_service.services import own
+from comment_service.services import idempotency, own
+
+REPLAYED = "Idempotent-Replayed"
 
 
 def _post_limit() -> str:
@@ -27,20 +31,51 @@ def _query(*names: str) -> dict[str, str]:
     return {n: v for n in names if (v := request.args.get(n)) is not None}
 
 
-@bp.post("/sites/<slug:site>/comments")
-# Only stored comments count: a reader fixing field errors must not be locked out.
-@limiter.limit(_post_limit, deduct_when=lambda resp: resp.status_code == 201)
-def create_comment(site: str):
-    """Submit a comment from the reader's form."""
-    site_obj = public_site(site, write=True)
-    data = comment_create_schema.load(json_body())
-    comment, token = services.submit_comment(site_obj, data, request.remote_addr)
+def _stored_now(resp: Response) -> bool:
+    """Only comments stored by this request count: a reader fixing field errors must not be locked
+    out, and a retry answered with the comment an earlier attempt stored is not a new one."""
+    return resp.status_code == 201 and REPLAYED not in resp.headers
+
+
+def _retry_of_recorded() -> bool:
+    """A request whose Idempotency-Key already stored a comment can store nothing new: it neither
+    waits for the limit nor uses it up. (Asked once per limit of the request: looked up once.)"""
+    env = request.environ
+    if "majlis.retry_of_recorded" not in env:
+        env["majlis.retry_of_recorded"] = idempotency.recorded(
+            (request.view_args or {}).get("site"), request.headers.get(idempotency.HEADER)
+        )
+    return bool(env["majlis.retry_of_recorded"])
+
+
+def _created(site_obj: Site, comment: Comment, thread_key: str, token: str, replayed: bool = False):
+    """The 201 of a submission; a replay says so in `Idempotent-Replayed: true`."""
     body = {
-        "comment": services.public_comment(comment, data["thread"]),
+        "comment": services.public_comment(comment, thread_key),
         "edit_token": token,
         "editable_until": own.editable_until(site_obj, comment.created_at),
     }
-    return comment_created_schema.dump(body), 201
+    return comment_created_schema.dump(body), 201, {REPLAYED: "true"} if replayed else {}
+
+
+@bp.post("/sites/<slug:site>/comments")
+@limiter.limit(_post_limit, deduct_when=_stored_now, exempt_when=_retry_of_recorded)
+def create_comment(site: str):
+    """Submit a comment from the reader's form (an Idempotency-Key makes retrying it safe)."""
+    site_obj = public_site(site, write=True)
+    document = json_body()
+    keyed = idempotency.keyed_request(site_obj, request.headers.get(idempotency.HEADER), document)
+    if keyed is not None and (earlier := idempotency.replay(site_obj, keyed)) is not None:
+        return _created(site_obj, earlier, services.thread_key(earlier), keyed.token, replayed=True)
+    data = comment_create_schema.load(document)
+    try:
+        comment, token = services.submit_comment(site_obj, data, request.remote_addr, keyed)
+    except idempotency.AlreadyRecorded:  # a concurrent retry stored it first: answer with that one
+        earlier = idempotency.replay(site_obj, keyed) if keyed is not None else None
+        if earlier is None:  # the winner's row is committed before its insert lets ours fail
+            raise ApiError(409, "conflict", "A request with this Idempotency-Key is being stored; retry.") from None
+        return _created(site_obj, earlier, services.thread_key(earlier), keyed.token, replayed=True)
+    return _created(site_obj, comment, data["thread"], token)
 
 
 @bp.post("/sites/<slug:site>/comments/own")

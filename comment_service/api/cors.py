@@ -15,7 +15,7 @@ from comment_service.models import Site
 from comment_service.services.sites import get_site
 
 ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
-ALLOW_HEADERS = "Content-Type, X-Edit-Token, If-None-Match"
+ALLOW_HEADERS = "Content-Type, X-Edit-Token, If-None-Match, Idempotency-Key"
 EXPOSE_HEADERS = "ETag, Retry-After"
 
 

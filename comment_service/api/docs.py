@@ -5,7 +5,17 @@ from flask import current_app
 
 from comment_service import schemas
 from comment_service.api import bp
-from comment_service.api.openapi import CACHE_HEADERS, SITE, build_spec, component, document, errors, json_content
+from comment_service.api.openapi import (
+    CACHE_HEADERS,
+    ERROR_TEXT,
+    SITE,
+    build_spec,
+    component,
+    document,
+    errors,
+    json_content,
+)
+from comment_service.services import idempotency
 
 for name, schema in [
     ("CommentCreate", schemas.CommentCreateSchema),
@@ -17,8 +27,17 @@ for name, schema in [
     ("Counts", schemas.CountsSchema),
     ("Error", schemas.ErrorSchema),
     ("Health", schemas.HealthSchema),
+    ("Readiness", schemas.ReadinessSchema),
 ]:
     component(name, schema)
+
+IDEMPOTENCY_KEY = {
+    "name": idempotency.HEADER, "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.KEY_MAX, "pattern": idempotency.KEY_PATTERN},
+    "description": "One per submission (a UUID, say), sent again with the same body when retrying it: within "
+                   "24 hours a retry answers the comment the first attempt stored instead of storing another. "
+                   "1-200 printable ASCII characters.",
+}
 
 document(
     path="/api/v1/sites/{site}/comments",
@@ -40,12 +59,27 @@ document(
         "post": {
             "summary": "Submit a comment.",
             "operationId": "createComment",
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True, **json_content("CommentCreate")},
             "responses": {
                 "201": {
-                    "description": "Stored; `status` says whether it is visible yet.", **json_content("CommentCreated")
+                    "description": "Stored; `status` says whether it is visible yet. A retry with the same "
+                                   "Idempotency-Key gets the same answer (the comment as it is now, the same "
+                                   "edit token) and stores nothing.",
+                    "headers": {"Idempotent-Replayed": {
+                        "required": False, "schema": {"type": "string", "enum": ["true"]},
+                        "description": "Present on the answer to a retry: an earlier request stored this comment.",
+                    }},
+                    **json_content("CommentCreated"),
                 },
-                **errors(400, 403, 404, 413, 415, 422, 429),
+                **errors(
+                    400, 403, 404, 409, 413, 415, 422, 429,
+                    e400=ERROR_TEXT[400] + " A malformed Idempotency-Key (`invalid_idempotency_key`).",
+                    e409="The submission this Idempotency-Key stored has been deleted since (`submission_withdrawn`), "
+                         "or another request with the key is being stored (`conflict`).",
+                    e422=ERROR_TEXT[422] + " The Idempotency-Key was used for another submission "
+                         "(`idempotency_key_reused`).",
+                ),
             },
         },
     },
@@ -88,15 +122,19 @@ document(
         }
     },
 )
-for path, summary, codes in [
-    ("/healthz", "The process is up.", {"200": "Up."}),
-    ("/readyz", "The database answers.", {"200": "Ready.", "503": "Database unreachable."}),
+for path, summary, schema, codes in [
+    ("/healthz", "The process is up.", "Health", {"200": "Up."}),
+    ("/readyz", "The database answers; each dependency's state.", "Readiness", {
+        "200": "Ready (`ok`), or `degraded`: the rate-limit store is unreachable, so limits are counted per "
+               "process until it answers.",
+        "503": "Database unreachable (`unavailable`).",
+    }),
 ]:
     document(
         path=path,
         operations={"get": {
             "summary": summary,
-            "responses": {c: {"description": d, **json_content("Health")} for c, d in codes.items()},
+            "responses": {c: {"description": d, **json_content(schema)} for c, d in codes.items()},
         }},
     )
 document(

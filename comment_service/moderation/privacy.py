@@ -6,6 +6,7 @@ site cannot be linked to the same person on another.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -44,6 +45,13 @@ def ip_prefix(address: str | None) -> str | None:
 def new_token() -> str:
     """A random URL-safe token (edit tokens, API keys)."""
     return secrets.token_urlsafe(32)
+
+
+def derived_token(key: bytes, value: str) -> str:
+    """A token as strong as new_token() but reproducible by whoever holds key and value: the edit
+    token of a submission made with an Idempotency-Key, so a retry gets it again without it being
+    stored anywhere."""
+    return base64.urlsafe_b64encode(hmac.new(key, value.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
 
 
 def token_digest(token: str) -> str:

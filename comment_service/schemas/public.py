@@ -203,9 +203,27 @@ class ErrorSchema(Schema):
 
 
 class HealthSchema(Schema):
-    """Liveness and readiness answers."""
+    """The liveness answer."""
 
     status = fields.String(required=True)
+
+
+class ReadinessChecksSchema(Schema):
+    """Each dependency's state."""
+
+    database = fields.String(required=True, validate=validate.OneOf(["ok", "unavailable"]))
+    rate_limit_store = fields.String(
+        required=True, validate=validate.OneOf(["ok", "unavailable", "disabled"]),
+        metadata={"description": "While `unavailable`, rate limits are counted per process."},
+    )
+
+
+class ReadinessSchema(Schema):
+    """The readiness answer: `ok`, `degraded` (a dependency the service can do without is down;
+    still 200) or `unavailable` (503)."""
+
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "degraded", "unavailable"]))
+    checks = fields.Nested(ReadinessChecksSchema, required=True)
 
 
 comment_create_schema = CommentCreateSchema()
@@ -234,6 +252,8 @@ __all__ = [
     "ErrorSchema",
     "FieldErrorSchema",
     "HealthSchema",
+    "ReadinessChecksSchema",
+    "ReadinessSchema",
     "ThreadSchema",
     "WEB_URL_DOC",
     "check_cursor",

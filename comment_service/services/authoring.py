@@ -15,7 +15,7 @@ from comment_service.moderation.sanitize import count_links, sanitize_body
 from comment_service.moderation.status import Action, Status, is_visible
 from comment_service.schemas.fields import ID_MAX
 from comment_service.services.bans import active_ban
-from comment_service.services.comments import author_facts, bump_thread, thread_is_closed
+from comment_service.services.comments import author_facts, bump_thread, commit_keeping_state, thread_is_closed
 from comment_service.services.moderation import Change, apply_change
 from comment_service.services.own import editable_until
 from comment_service.services.sites import site_policy
@@ -89,8 +89,8 @@ def edit_comment(
         # Shown before or after: cached pages hold the old text, so the version moves even when
         # the count does not.
         bump_thread(c.thread_id, int(is_visible(decision.status)) - int(is_visible(was)))
-    db.session.commit()
-    db.session.refresh(c)
+    db.session.refresh(c)  # read back inside the transaction: nothing after the commit touches the database
+    commit_keeping_state()
     return c, thread.key
 
 

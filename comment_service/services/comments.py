@@ -20,7 +20,9 @@ from comment_service.moderation.sanitize import count_links, sanitize_body
 from comment_service.moderation.status import Status, is_visible
 from comment_service.read_cache import read_cache
 from comment_service.schemas import comment_page_schema
+from comment_service.services import idempotency
 from comment_service.services.bans import active_ban
+from comment_service.services.idempotency import KeyedRequest
 from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
 from comment_service.services.sites import site_policy, site_settings
 
@@ -87,8 +89,27 @@ def thread_is_closed(site: Site, thread: Thread, now: datetime) -> bool:
     return thread.closed or (days is not None and thread.created_at < now - timedelta(days=days))
 
 
-def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> tuple[Comment, str]:
-    """Store a reader's comment after validation, sanitising and moderation; return it and its edit token."""
+def commit_keeping_state() -> None:
+    """Commit without expiring what the session holds: the answer is built from objects already
+    loaded, so nothing after the commit goes back to the database (a failure there would turn a
+    stored change into an error, and a retry would store it twice)."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def submit_comment(
+    site: Site, data: dict[str, Any], client_ip: str | None, keyed: KeyedRequest | None = None
+) -> tuple[Comment, str]:
+    """Store a reader's comment after validation, sanitising and moderation; return it and its edit token.
+
+    With an Idempotency-Key (`keyed`), the key is recorded in the same transaction and the edit
+    token is the one derived for it; idempotency.AlreadyRecorded when another request with the
+    key stored its comment first (this one then stores nothing).
+    """
     now = utcnow()
     if active_ban(site, data["author_email"], client_ip, now) is not None:
         # Nothing is stored, and the thread is not even created.
@@ -107,7 +128,7 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
         **author_facts(site, digest, data["body"], now),
     )
     decision = evaluate(site_policy(site), submission)
-    token = privacy.new_token()
+    token = keyed.token if keyed is not None else privacy.new_token()
     comment = Comment(
         site_id=site.id,
         thread_id=thread.id,
@@ -127,6 +148,8 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
     )
     db.session.add(comment)
     db.session.flush()
+    if keyed is not None:
+        idempotency.record(site, keyed, comment.id, now)
     db.session.add(
         ModerationAction(
             site_id=site.id,
@@ -140,7 +163,7 @@ def submit_comment(site: Site, data: dict[str, Any], client_ip: str | None) -> t
     )
     if is_visible(comment.status):
         bump_thread(thread.id, +1)
-    db.session.commit()
+    commit_keeping_state()
     return comment, token
 
 
@@ -152,6 +175,11 @@ def bump_thread(thread_id: int, delta: int) -> None:
         .where(Thread.id == thread_id)
         .values(version=Thread.version + 1, comment_count=Thread.comment_count + delta)
     )
+
+
+def thread_key(comment: Comment) -> str:
+    """The key of a comment's thread."""
+    return db.session.scalar(sa.select(Thread.key).where(Thread.id == comment.thread_id)) or ""
 
 
 def public_comment(comment: Comment, thread_key: str) -> dict[str, Any]:

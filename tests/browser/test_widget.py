@@ -454,3 +454,36 @@ def test_counts_on_the_article_list(page, live_server):
     expect(page.locator("[data-majlis-count=riverside-library-sunday-hours]")).to_have_text(re.compile(r"^\d+ comments?$"))
     assert len(requests) == 1
     page.screenshot(path=ARTIFACTS / "demo-list.png", full_page=True)
+
+
+def test_a_lost_answer_is_retried_with_the_same_idempotency_key(page, live_server, unique):
+    """The first POST reaches the server (which stores it) but its answer is lost; sending again
+    carries the same key, so the server answers with that comment instead of storing another."""
+    open_widget(page, live_server, EN)
+    keys: list[str | None] = []
+    page.on("request", lambda r: keys.append(r.headers.get("idempotency-key")) if r.method == "POST" else None)
+
+    def lose_first_answer(route):
+        if route.request.method != "POST" or len(keys) > 1:
+            return route.continue_()
+        route.fetch()  # the server stores the comment ...
+        route.abort("connectionreset")  # ... and the answer never arrives
+
+    page.route("**/api/v1/sites/demo/comments", lose_first_answer)
+    fill_form(page, body=f"Sent on a bad connection. {unique}", name="Rami", email="rami@example.org")
+    submit(page)
+    expect(page.locator("p.form-err")).to_contain_text("could not be reached")
+    with page.expect_response(lambda r: r.request.method == "POST") as resp:
+        submit(page)  # the reader sends it again
+    assert resp.value.status == 201 and resp.value.headers.get("idempotent-replayed") == "true"
+    assert len(keys) == 2 and keys[0] == keys[1] and re.fullmatch(r"[0-9a-f-]{32,36}", keys[0])
+    expect(comment_card(page, unique)).to_have_count(1)
+    with live_server.app.app_context():
+        from comment_service.models import Comment
+
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment).where(
+            Comment.body_source.contains(unique))) == 1
+        db.session.remove()
+    # A new submission gets a new key.
+    post_comment(page, f"A second, different comment. {unique}-2", name="Rami", email="rami@example.org")
+    assert len(keys) == 3 and keys[2] != keys[0]

@@ -62,10 +62,11 @@
   const wrote = () => store.set(WROTE, Date.now());
   const AUTHOR = `majlis:author:${base}`;
 
-  async function call(url, { method = 'GET', body, token, cache } = {}) {
+  async function call(url, { method = 'GET', body, token, cache, key } = {}) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (token) headers['X-Edit-Token'] = token;
+    if (key) headers['Idempotency-Key'] = key;
     let res;
     try {
       res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache });
@@ -148,6 +149,11 @@
   let closed = false;
   let replyTo = null;
   let busy = false;
+  // One Idempotency-Key per submission, kept until it is answered with success: sending the same
+  // text again after a lost answer or an error cannot store it twice.
+  let attempt = null;
+  const newKey = () => crypto.randomUUID ? crypto.randomUUID()
+    : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
   // --- the shadow root -----------------------------------------------------------------------
   let root, shadow, list, heading, more, status, formBox, form, formTitle, replying, replyCancel, formError, submit, saveBox;
@@ -381,8 +387,11 @@
     busy = true;
     submit.disabled = true;
     submit.textContent = t('sending');
+    const sent = JSON.stringify(payload);
+    if (!attempt || attempt.sent !== sent) attempt = { sent, key: newKey() };
     try {
-      const res = await call(api, { method: 'POST', body: payload });
+      const res = await call(api, { method: 'POST', body: payload, key: attempt.key });
+      attempt = null;
       const c = res.comment;
       const until = res.editable_until ? Date.parse(res.editable_until) : Date.parse(c.created_at) + 15 * 60000;
       c.own = { token: res.edit_token, until, body: v.body };

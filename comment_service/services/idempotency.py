@@ -1,0 +1,161 @@
+"""Idempotent submissions: a retry of `POST .../comments` with the same Idempotency-Key answers the
+comment the first attempt stored, and stores nothing new.
+
+A client that lost the answer (a timeout, a dropped connection, an error it could not read)
+sends the same request with the same key again. Within REPLAY_WINDOW it gets the original 201:
+the same comment (as it is now) and the same edit token. Nothing secret is stored: the table
+holds keyed digests of the key and of the request, and the edit token is derived from them
+under the service secret, so only a client that knows the key and sends the same request gets
+it. The same key with another request is refused (422 `idempotency_key_reused`); a submission
+deleted since is 409 `submission_withdrawn`. After the window a key is new again; expired rows
+are purged a batch at a time by the keyed submissions themselves.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from comment_service.errors import ApiError
+from comment_service.extensions import db
+from comment_service.models import Comment, IdempotentSubmission, Site, utcnow
+from comment_service.moderation import privacy
+from comment_service.moderation.status import Status
+
+HEADER = "Idempotency-Key"
+KEY_MAX = 200
+REPLAY_WINDOW = timedelta(hours=24)
+PURGE_BATCH = 100
+# 1-200 printable ASCII characters (space to tilde), at least one of them not a space.
+KEY_PATTERN = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"
+_KEY_RE = re.compile(KEY_PATTERN)
+
+
+class AlreadyRecorded(Exception):
+    """Another request with this key stored its comment first; this attempt was rolled back."""
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A keyed submission: the digests that find it again and the edit token it is given."""
+
+    key_hmac: str
+    request_hmac: str
+    token: str
+
+
+@lru_cache(maxsize=8)
+def _keys(secret: str) -> tuple[bytes, bytes, bytes]:
+    return (privacy.derive_key(secret, "idempotency-key"), privacy.derive_key(secret, "idempotency-request"),
+            privacy.derive_key(secret, "idempotency-edit-token"))
+
+
+def valid_key(value: str) -> bool:
+    """An Idempotency-Key is 1-200 printable ASCII characters, not only spaces."""
+    return len(value) <= KEY_MAX and _KEY_RE.match(value) is not None
+
+
+def key_digest(key: str) -> str:
+    return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[0], key)
+
+
+def keyed_request(site: Site, key: str | None, document: Any) -> KeyedRequest | None:
+    """The digests and edit token of a request with this header value (None without one); 400 for a malformed key.
+
+    The request digest covers the JSON document as parsed (key order and spacing aside).
+    """
+    if key is None:
+        return None
+    if not valid_key(key):
+        raise ApiError(400, "invalid_idempotency_key",
+                       f"The {HEADER} header must be 1 to {KEY_MAX} printable ASCII characters.")
+    key_key, request_key, token_key = _keys(current_app.config["SECRET_KEY"])
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    key_hmac = privacy.keyed_digest(key_key, key)
+    request_hmac = privacy.keyed_digest(request_key, canonical)
+    token = privacy.derived_token(token_key, f"{site.id}|{key_hmac}|{request_hmac}")
+    return KeyedRequest(key_hmac, request_hmac, token)
+
+
+def _cutoff(now: datetime | None = None) -> datetime:
+    return (now or utcnow()) - REPLAY_WINDOW
+
+
+def recorded(slug: str | None, key: str | None) -> bool:
+    """Whether a live submission was stored with this key on this site (so a request with it can
+    store nothing new). Cheap enough for the rate limiter to ask before the view runs."""
+    if not slug or key is None or not valid_key(key):
+        return False
+    found = db.session.scalar(
+        sa.select(sa.literal(1))
+        .select_from(IdempotentSubmission)
+        .join(Site, Site.id == IdempotentSubmission.site_id)
+        .where(Site.slug == slug, IdempotentSubmission.key_hmac == key_digest(key),
+               IdempotentSubmission.created_at >= _cutoff())
+    )
+    return found is not None
+
+
+def replay(site: Site, c: KeyedRequest) -> Comment | None:
+    """The comment an earlier request with this key stored, if it is within the window;
+    422 when that request was another one, 409 when its comment has been deleted since."""
+    row = db.session.scalar(
+        sa.select(IdempotentSubmission).where(
+            IdempotentSubmission.site_id == site.id, IdempotentSubmission.key_hmac == c.key_hmac,
+            IdempotentSubmission.created_at >= _cutoff(),
+        )
+    )
+    if row is None:
+        return None
+    if not hmac.compare_digest(row.request_hmac, c.request_hmac):
+        raise ApiError(422, "idempotency_key_reused",
+                       f"This {HEADER} was used for another submission; send a new key for a new one.")
+    comment = db.session.get(Comment, row.comment_id)
+    if comment is None or comment.status is Status.DELETED:
+        raise ApiError(409, "submission_withdrawn", "This submission was stored and has been deleted since.")
+    return comment
+
+
+def record(site: Site, c: KeyedRequest, comment_id: int, now: datetime) -> None:
+    """Note, in the submission's transaction, that this key stored this comment.
+
+    When another request with the key got there first (the primary key exists: on PostgreSQL
+    this waits for that request to commit), everything this attempt did is rolled back and
+    AlreadyRecorded says to answer with that request's comment instead.
+    """
+    cutoff = _cutoff(now)
+    # This key's own expired record would block the new one; then a batch of others, skipping
+    # rows another transaction is purging (no waiting, no deadlock).
+    db.session.execute(sa.delete(IdempotentSubmission).where(
+        IdempotentSubmission.site_id == site.id, IdempotentSubmission.key_hmac == c.key_hmac,
+        IdempotentSubmission.created_at < cutoff,
+    ))
+    expired = (
+        sa.select(IdempotentSubmission.site_id, IdempotentSubmission.key_hmac)
+        .where(IdempotentSubmission.created_at < cutoff)
+        .limit(PURGE_BATCH)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        expired = expired.with_for_update(skip_locked=True)
+    db.session.execute(
+        sa.delete(IdempotentSubmission)
+        .where(sa.tuple_(IdempotentSubmission.site_id, IdempotentSubmission.key_hmac).in_(expired))
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(IdempotentSubmission(
+                site_id=site.id, key_hmac=c.key_hmac, request_hmac=c.request_hmac, comment_id=comment_id,
+                created_at=now,
+            ))
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadyRecorded from None
