@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import request
 
@@ -76,3 +77,26 @@ def json_body() -> Any:
     if bad:
         raise ApiError(400, "invalid_characters", "Some fields hold characters that are not valid text.", bad)
     return data
+
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def header_text(value: str) -> str:
+    """The text a client meant in a header value: UTF-8, or percent-encoded UTF-8.
+
+    WSGI hands header bytes over decoded as Latin-1 (PEP 3333); they are encoded back and read as
+    UTF-8, so محمد arrives as محمد and not as mojibake. A value that is all ASCII and holds a %
+    followed by two hex digits is read as percent-encoded UTF-8 (RFC 3986 2.1; a literal % is then
+    %25). Raises UnicodeError when the bytes are not UTF-8.
+    """
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:  # already text (a test client, or a server that decoded UTF-8 itself)
+        text = value
+    else:
+        text = raw.decode("utf-8")
+    if text.isascii() and _PERCENT_ESCAPE.search(text):
+        text = unquote_to_bytes(text).decode("utf-8")
+    return text
+
