@@ -182,3 +182,20 @@ def test_mixed_script_rule(label, mixed):
 def test_hosts_are_mapped_like_browsers_map_them():
     assert normalise_host("ＥＸＡＭＰＬＥ。com") == ("example.com", "example.com")
     assert normalise_host("faß.de") == ("xn--fa-hia.de", "faß.de")
+
+
+# --- counts: 100 realistic keys -------------------------------------------------------------------
+
+def test_100_realistic_keys_fit_one_counts_request(client, site):
+    post(client, thread="news/2026/05/" + "a" * 47)
+    keys = [f"news/2026/05/{i:02d}" + "a" * 45 for i in range(99)] + ["news/2026/05/" + "a" * 47]
+    r = client.get("/api/v1/sites/news/counts", query_string=[("thread", k) for k in keys])
+    url = r.request.full_path
+    assert len(url.encode()) <= 7500, len(url)  # what count.js would send in one request
+    assert r.status_code == 200 and len(r.get_json()["counts"]) == 100
+    assert r.get_json()["counts"]["news/2026/05/" + "a" * 47] == 1
+
+
+def test_the_counts_operation_documents_its_url_budget(client):
+    op = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/sites/{site}/counts"]["get"]
+    assert "100 keys and 7,500 bytes of URL" in op["description"] and "count.js splits" in op["description"]
