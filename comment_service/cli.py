@@ -15,11 +15,11 @@ from comment_service.api.converters import SLUG_PATTERN
 from comment_service.extensions import db
 from comment_service.models import ModeratorRole, Site, SiteApiKey, Thread
 from comment_service.moderation.status import ModerationMode
+from comment_service.moderation.urls import UrlRefused, normalise_origin
 from comment_service.services import moderators as moderator_accounts
 from comment_service.services.sites import issue_api_key, revoke_api_keys, site_for_key
 
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
-ORIGIN_RE = re.compile(r"^https?://[^/\s]+$")
 
 sites = AppGroup("sites", help="Manage the sites that embed Majlis.")
 
@@ -29,10 +29,14 @@ DEMO_ORIGINS = ["http://127.0.0.1:{port}", "http://localhost:{port}"]
 
 
 def _check_origin(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    """Each origin as the settings API stores it (moderation/urls.py), or a usage error."""
+    out = []
     for value in values:
-        if not ORIGIN_RE.match(value):
-            raise click.BadParameter(f"{value!r} is not an origin like https://news.example")
-    return [v.rstrip("/") for v in values]
+        try:
+            out.append(normalise_origin(value))
+        except UrlRefused:
+            raise click.BadParameter(f"{value!r} is not an origin like https://news.example") from None
+    return out
 
 
 @sites.command("create")

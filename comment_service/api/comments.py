@@ -105,5 +105,9 @@ def list_comments(site: str):
 def comment_counts(site: str):
     """Count the visible comments of up to 100 threads in one request."""
     site_obj = public_site(site)
-    args = counts_query.load({"thread": request.args.getlist("thread")} if "thread" in request.args else {})
-    return {"counts": services.thread_counts(site_obj, args["thread"])}
+    sent = request.args.getlist("thread")
+    keys = counts_query.load({"thread": sent} if sent else {})["thread"]
+    counts = services.thread_counts(site_obj, keys)
+    # Keyed by the keys as sent: a page looks its badges up by the text in its markup, which may
+    # differ from the stored key (NFC, spaces trimmed, invisible characters removed).
+    return {"counts": {raw: counts[key] for raw, key in zip(sent, keys, strict=True)}}

@@ -6,12 +6,13 @@ from flask import current_app, g, request
 from comment_service import schemas
 from comment_service.api import bp
 from comment_service.api.cors import public_site
-from comment_service.api.http import json_body
+from comment_service.api.http import header_text, json_body
 from comment_service.auth import require_site_key
 from comment_service.errors import ApiError
 from comment_service.extensions import limiter
 from comment_service.models import Site, utcnow
 from comment_service.moderation.status import Action
+from comment_service.moderation.text import NAME, TextRefused, clean_text
 from comment_service.services import moderation, queues, reports, sites
 from comment_service.services.moderation import Change
 from comment_service.services.queues import Queue
@@ -26,13 +27,27 @@ _report_list = schemas.ReportListSchema()
 _dump = schemas.dump_moderator_comment
 
 
+MODERATOR_NAME_MAX = 64
+
+
 def _actor() -> str:
-    """The key, and the person behind it when the caller says (one key may serve many moderators)."""
-    name = request.headers.get(MODERATOR_HEADER, "").strip()
-    if not name:
+    """The key, and the person behind it when the caller says (one key may serve many moderators).
+
+    The header carries UTF-8 or percent-encoded UTF-8 (api.http.header_text) and is cleaned like an
+    author's name (moderation/text.py, policy "name"); present but blank, it is refused."""
+    sent = request.headers.get(MODERATOR_HEADER)
+    if sent is None:
         return g.actor
-    if len(name) > 64 or not name.isprintable():
-        raise ApiError(400, "invalid_moderator", f"{MODERATOR_HEADER} must be 1-64 printable characters.")
+    refused = ApiError(
+        400, "invalid_moderator",
+        f"{MODERATOR_HEADER} must be a name of 1-{MODERATOR_NAME_MAX} characters, in UTF-8 or percent-encoded UTF-8.",
+    )
+    try:
+        name = clean_text(header_text(sent), NAME)
+    except (UnicodeError, TextRefused):
+        raise refused from None
+    if not 1 <= len(name) <= MODERATOR_NAME_MAX:
+        raise refused
     return f"{g.actor}/{name}"
 
 

@@ -14,7 +14,10 @@ QUEUE = {"name": "queue", "in": "path", "required": True,
          "schema": {"type": "string", "enum": [q.value for q in Queue]}}
 MODERATOR = {"name": "X-Majlis-Moderator", "in": "header", "required": False,
              "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-             "description": "Who, behind the key, acts: claims and decisions are theirs."}
+             "description": "Who, behind the key, acts: claims and decisions are theirs. UTF-8, or "
+                            "percent-encoded UTF-8 (an all-ASCII value holding %XX is decoded; send a "
+                            "literal % as %25); cleaned like an author's name. Present but blank: 400 "
+                            "`invalid_moderator`."}
 NOT_FOUND = "No such site, comment or queue (another site's objects are indistinguishable from none)."
 
 # Nested schemas first: apispec names a nested schema itself if it meets it before we do.

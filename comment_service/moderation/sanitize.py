@@ -8,8 +8,8 @@ slows down sharply on deeply nested input, so it must never see an unbounded bod
 from __future__ import annotations
 
 import re
-from functools import partial
-from html import escape
+from functools import lru_cache, partial
+from html import escape, unescape
 
 from bleach.linkifier import LinkifyFilter, build_url_re
 from bleach.sanitizer import Cleaner
@@ -72,9 +72,18 @@ def _paragraphs(text: str) -> str:
     return "\n".join(out)
 
 
+@lru_cache(maxsize=64)  # the schema's visibility check and the service sanitise the same body
 def sanitize_body(text: str) -> str:
     """Return the safe HTML shown to readers for a comment body (already length-checked)."""
     return _cleaner.clean(_paragraphs(text))
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def text_of(body_html: str) -> str:
+    """The text a reader sees of sanitised HTML (tags dropped, entities decoded)."""
+    return unescape(_TAG.sub("", body_html))
 
 
 def plain_text_html(text: str) -> str:

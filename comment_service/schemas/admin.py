@@ -5,22 +5,26 @@ import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validates_schema
 
 from comment_service.errors import FieldError
 from comment_service.moderation import privacy
 from comment_service.moderation.text import normalise
 from comment_service.schemas.fields import (
-    BODY_MAX,
+    BODY_CHECK,
     EMAIL_MAX,
+    LINE,
+    TEXT,
     Email,
     Length,
     OneOf,
     OptionalText,
     Range,
+    StrictBoolean,
     Text,
     raise_field,
+    validated_email,
 )
 from comment_service.schemas.public import CURSOR_RE, check_cursor
 
@@ -37,13 +41,13 @@ class CommentEditSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    body = Text(required=True, multiline=True, bidi="strip", validate=Length(1, BODY_MAX))
+    body = Text(required=True, policy=TEXT, multiline=True, validate=BODY_CHECK)
 
 
 def normalise_email(value: str) -> str:
-    """An email as submissions store it (email-validator, no DNS); a coded field error otherwise."""
+    """An email as submissions store it (validated_email); a coded field error otherwise."""
     try:
-        return validate_email(value, check_deliverability=False, allow_smtputf8=True).normalized
+        return validated_email(value).normalized
     except EmailNotValidError:
         raise ValidationError(FieldError("invalid_email", "Enter a valid email address.")) from None
 
@@ -54,7 +58,7 @@ def normalise_domain(value: str) -> str:
     if not domain or "@" in domain:
         raise_field("invalid_domain", "Enter an email domain such as example.org.")
     try:
-        return validate_email("x@" + domain, check_deliverability=False, allow_smtputf8=True).domain
+        return validated_email("x@" + domain).domain
     except EmailNotValidError:
         raise ValidationError(FieldError("invalid_domain", "Enter an email domain such as example.org.")) from None
 
@@ -115,14 +119,14 @@ class BanCreateSchema(Schema):
                        "(an address or prefix; the whole /24 or /48 around it is banned)."})
     value = fields.String(required=True, validate=Length(1, BAN_VALUE_MAX), metadata={
         "description": "The email, domain (example.org) or IP address/prefix (203.0.113.7, 2001:db8::/48)."})
-    reason = OptionalText(allow_none=True, load_default=None, bidi="strip", validate=Length(max=BAN_REASON_MAX))
+    reason = OptionalText(allow_none=True, load_default=None, policy=LINE, validate=Length(max=BAN_REASON_MAX))
     expires_at = FutureDateTime(allow_none=True, load_default=None, metadata={
         "description": "When the ban ends (future; UTC if no offset). Leave out both expiries for a permanent ban."})
     expires_in_days = fields.Integer(
         strict=True, allow_none=True, load_default=None, validate=Range(1, BAN_DAYS_MAX),
         metadata={"description": "The ban ends this many days from now (instead of expires_at)."},
     )
-    reject_existing = fields.Boolean(truthy={True}, falsy={False}, load_default=False, metadata={
+    reject_existing = StrictBoolean(load_default=False, metadata={
         "description": "Also reject the author's pending and published comments (each with an audit row)."})
 
     @validates_schema(skip_on_field_errors=False)

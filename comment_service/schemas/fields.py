@@ -1,21 +1,29 @@
 """Field types and validators shared by every schema; each failure carries a stable code."""
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 from marshmallow import ValidationError, fields, validate
 
 from comment_service.errors import FieldError
+from comment_service.moderation.sanitize import sanitize_body, text_of
 from comment_service.moderation.text import (
-    has_bidi_control,
-    has_control_char,
+    LINE,
+    NAME,
+    TEXT,
+    URL,
+    TextPolicy,
+    TextRefused,
+    clean_text,
+    has_visible_text,
     normalise,
-    strip_bidi_controls,
 )
+from comment_service.moderation.urls import UrlRefused, normalise_origin, normalise_web_url
 
 NAME_MAX, BODY_MAX, THREAD_KEY_MAX, TITLE_MAX, URL_MAX, EMAIL_MAX = 100, 5000, 255, 300, 500, 320
+THREAD_URL_MAX = 2000  # URL lengths count the stored, percent-encoded form (the columns' sizes)
 LIMIT_MAX, COUNTS_MAX = 200, 100
 ID_MAX = 2**31 - 1
 
@@ -73,22 +81,32 @@ def raise_field(code: str, message: str) -> None:
 
 
 class Text(fields.String):
-    """A plain-text string: NFC-normalised, trimmed, no control characters, bidi rules per field."""
+    """A plain-text string, cleaned by its text policy (moderation/text.py: NFC, trimmed, invisible
+    characters refused, removed or kept as the policy's table says)."""
 
-    def __init__(self, *, multiline: bool = False, bidi: str = "refuse", **kwargs: Any) -> None:
+    def __init__(self, *, policy: TextPolicy = NAME, multiline: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.multiline = multiline
-        self.bidi = bidi  # "refuse" (names, URLs) or "strip" (bodies)
+        self.policy, self.multiline = policy, multiline
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        text = normalise(super()._deserialize(value, attr, data, **kwargs)).strip()
-        if has_control_char(text, allow_newlines=self.multiline):
-            raise_field("invalid_characters", "Contains control characters.")
-        if has_bidi_control(text):
-            if self.bidi == "refuse":
-                raise_field("bidi_control", "Contains invisible text-direction controls.")
-            text = strip_bidi_controls(text).strip()
-        return text
+        try:
+            return clean_text(super()._deserialize(value, attr, data, **kwargs), self.policy, self.multiline)
+        except TextRefused as refused:
+            raise ValidationError(FieldError(refused.code, refused.message)) from None
+
+
+class BodyLength(Length):
+    """A body's length (checked first: bleach slows sharply on huge input), then that it shows
+    something once sanitised: `<svg onload=...>` alone becomes an empty paragraph."""
+
+    def __call__(self, value: Any) -> Any:
+        super().__call__(value)
+        if not has_visible_text(text_of(sanitize_body(value))):
+            raise_field("no_visible_text", "Write some text: markup alone shows nothing.")
+        return value
+
+
+BODY_CHECK = BodyLength(1, BODY_MAX)
 
 
 class OptionalText(Text):
@@ -99,23 +117,57 @@ class OptionalText(Text):
         return text or None
 
 
-def check_web_url(value: str | None) -> None:
-    """An author or article URL: absolute http(s) with a host, no spaces."""
-    if value is None:
-        return
-    if any(ch.isspace() for ch in value):
-        raise_field("invalid_url", "Enter a web address starting with http:// or https://.")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise_field("invalid_url", "Enter a web address starting with http:// or https://.")
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise_field("invalid_url", "Enter a web address starting with http:// or https://.")
+class WebUrl(OptionalText):
+    """An author's or article's http(s) address, stored normalised (moderation/urls.py): lowercase
+    scheme and host, IDNA host (punycode when it mixes scripts), percent-encoded path; empty is none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(policy=URL, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text is None:
+            return None
+        try:
+            return normalise_web_url(text)
+        except UrlRefused:
+            raise ValidationError(
+                FieldError("invalid_url", "Enter a web address starting with http:// or https://.")
+            ) from None
+
+
+class Origin(fields.String):
+    """A site's origin, scheme://host[:port], stored as browsers send it in Origin (ASCII host)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        try:
+            return normalise_origin(normalise(super()._deserialize(value, attr, data, **kwargs)).strip())
+        except UrlRefused:
+            raise ValidationError(
+                FieldError("invalid_origin", "Give an origin like https://news.example (no path).")
+            ) from None
+
+
+# RFC 5321 4.5.3.1.1: a local part is at most 64 octets (email-validator counts characters, and
+# only in strict mode). RFC 1123 2.1 and ICANN: a top-level domain is letters, two at least (or an
+# IDN's xn-- form), never numeric.
+LOCAL_PART_MAX_OCTETS = 64
+_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+
+
+def validated_email(address: str) -> ValidatedEmail:
+    """email-validator's answer (syntax only, no DNS, internationalised addresses allowed) with the
+    two RFC limits it leaves open; EmailNotValidError otherwise. Every email and domain check uses it."""
+    result = validate_email(address, check_deliverability=False, allow_smtputf8=True)
+    if len(result.local_part.encode("utf-8")) > LOCAL_PART_MAX_OCTETS:
+        raise EmailNotValidError("local part over 64 octets")
+    if not _TLD.match(result.ascii_domain.rpartition(".")[2].lower()):
+        raise EmailNotValidError("top-level domain is not two or more letters")
+    return result
 
 
 class Email(fields.String):
-    """An email address checked by email-validator (syntax only, no DNS) and normalised."""
+    """An email address checked by validated_email and normalised."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         text = normalise(super()._deserialize(value, attr, data, **kwargs)).strip()
@@ -124,14 +176,44 @@ class Email(fields.String):
         if len(text) > EMAIL_MAX:
             raise_field("too_long", f"Must be at most {EMAIL_MAX} characters.")
         try:
-            result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+            result = validated_email(text)
         except EmailNotValidError:
             # The library's own message can quote the address; ours never does.
             raise_field("invalid_email", "Enter a valid email address.")
         return result.normalized
 
+
+class Count(validate.Length):
+    """How many items a list holds, with stable codes; a subclass so apispec documents min/maxItems."""
+
+    def __call__(self, value: Any) -> Any:
+        n = len(value)
+        if self.min is not None and n < self.min:
+            raise_field("too_few", f"Give at least {self.min}.")
+        if self.max is not None and n > self.max:
+            raise_field("too_many", f"Give at most {self.max}.")
+        return value
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false, nothing else (marshmallow's truthy={True} lets 1 and 0 in: 0 == False)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise_field("invalid_type", "Must be true or false.")
+        return value
+
+
 __all__ = [
     "BODY_MAX",
+    "BODY_CHECK",
+    "Count",
+    "StrictBoolean",
+    "validated_email",
+    "LINE",
+    "NAME",
+    "TEXT",
+    "URL",
     "COUNTS_MAX",
     "EMAIL_MAX",
     "Email",
@@ -141,12 +223,14 @@ __all__ = [
     "OneOf",
     "NAME_MAX",
     "OptionalText",
+    "Origin",
     "Range",
     "Regexp",
     "THREAD_KEY_MAX",
+    "THREAD_URL_MAX",
     "TITLE_MAX",
     "Text",
     "URL_MAX",
-    "check_web_url",
+    "WebUrl",
     "raise_field",
 ]

@@ -1,7 +1,6 @@
 """Schemas of the moderation API: settings, queues, claims, decisions, history, reports."""
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -9,23 +8,27 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from comment_service.errors import FieldError
 from comment_service.moderation.status import Action, RejectReason, ReportReason, Status
-from comment_service.schemas.fields import ID_MAX, Length, OneOf, Range, Text, raise_field
+from comment_service.schemas.fields import (
+    ID_MAX,
+    NAME,
+    TEXT,
+    Count,
+    Length,
+    OneOf,
+    Origin,
+    Range,
+    StrictBoolean,
+    Text,
+)
 from comment_service.schemas.public import CURSOR_RE, check_cursor
 
-ORIGIN_RE = re.compile(r"^https?://[^/\s?#]+$", re.IGNORECASE)
 QUEUE_PAGE_MAX, CLAIM_MAX, BULK_MAX, WORDS_MAX = 100, 100, 100, 1000
 MODES = ["pre", "post"]
 
 
-def check_origin(value: str) -> None:
-    """An origin is scheme://host[:port], nothing more."""
-    if not ORIGIN_RE.match(value):
-        raise_field("invalid_origin", "Give an origin like https://news.example (no path).")
-
-
 def _word_list() -> fields.List:
     return fields.List(
-        Text(validate=Length(1, 100)), validate=validate.Length(max=WORDS_MAX),
+        Text(policy=NAME, validate=Length(1, 100)), validate=Count(max=WORDS_MAX),
         metadata={"description": "Whole words, matched Arabic-aware; end an entry with * to match any ending."},
     )
 
@@ -40,11 +43,11 @@ class SettingsSchema(Schema):
     link_limit = fields.Integer(strict=True, validate=Range(0, 100))
     banned_words = _word_list()
     suspect_words = _word_list()
-    hold_first_time = fields.Boolean(truthy={True}, falsy={False})
+    hold_first_time = StrictBoolean()
     edit_window_minutes = fields.Integer(strict=True, validate=Range(0, 1440))
     report_threshold = fields.Integer(strict=True, validate=Range(1, 1000))
     auto_close_days = fields.Integer(strict=True, allow_none=True, validate=Range(1, 3650))
-    allowed_origins = fields.List(fields.String(validate=check_origin), validate=validate.Length(max=50))
+    allowed_origins = fields.List(Origin(), validate=Count(max=50))
 
 
 class SettingsOutSchema(SettingsSchema):
@@ -175,7 +178,7 @@ class ReleaseSchema(Schema):
         unknown = RAISE
 
     ids = fields.List(fields.Integer(strict=True, validate=Range(1, ID_MAX)), required=True,
-                      validate=validate.Length(1, CLAIM_MAX))
+                      validate=Count(1, CLAIM_MAX))
 
 
 class ClaimedSchema(Schema):
@@ -202,7 +205,7 @@ class DecisionSchema(Schema):
         load_default=None, allow_none=True, validate=OneOf([r.value for r in RejectReason]),
         metadata={"description": "Required with action=reject."},
     )
-    note = Text(load_default=None, allow_none=True, multiline=True, validate=Length(max=1000))
+    note = Text(load_default=None, allow_none=True, policy=TEXT, multiline=True, validate=Length(max=1000))
 
     @validates_schema
     def _reject_needs_reason(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -222,7 +225,7 @@ class BulkSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    decisions = fields.List(fields.Nested(BulkItemSchema), required=True, validate=validate.Length(1, BULK_MAX))
+    decisions = fields.List(fields.Nested(BulkItemSchema), required=True, validate=Count(1, BULK_MAX))
 
 
 class DecidedSchema(Schema):
@@ -282,7 +285,7 @@ class ReportCreateSchema(Schema):
         unknown = RAISE
 
     reason = fields.String(required=True, validate=OneOf([r.value for r in ReportReason]))
-    note = Text(load_default=None, allow_none=True, multiline=True, validate=Length(max=500))
+    note = Text(load_default=None, allow_none=True, policy=TEXT, multiline=True, validate=Length(max=500))
 
 
 class ReportReceivedSchema(Schema):
@@ -314,7 +317,7 @@ class DismissSchema(Schema):
         unknown = RAISE
 
     revision = fields.Integer(strict=True, required=True, validate=Range(1, ID_MAX))
-    note = Text(load_default=None, allow_none=True, multiline=True, validate=Length(max=1000))
+    note = Text(load_default=None, allow_none=True, policy=TEXT, multiline=True, validate=Length(max=1000))
 
 
 settings_schema = SettingsSchema()
@@ -331,7 +334,7 @@ __all__ = [
     "BulkItemSchema", "BulkResultSchema", "BulkSchema", "ClaimSchema", "ClaimedSchema", "DecidedSchema",
     "DecisionSchema", "DismissSchema", "HistorySchema", "ModeratorCommentSchema", "QueueCountsSchema",
     "QueuePageSchema", "QueueQuery", "ReleaseSchema", "ReleasedSchema", "ReportCreateSchema", "ReportListSchema",
-    "ReportReceivedSchema", "SettingsOutSchema", "SettingsSchema", "bulk_schema", "check_origin", "claim_schema",
+    "ReportReceivedSchema", "SettingsOutSchema", "SettingsSchema", "bulk_schema", "claim_schema",
     "decision_schema", "dismiss_schema", "dump_moderator_comment", "queue_query", "release_schema",
     "report_create_schema", "settings_out_schema", "settings_schema",
 ]

@@ -6,21 +6,26 @@ import re
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from comment_service.schemas.fields import (
-    BODY_MAX,
+    BODY_CHECK,
     COUNTS_MAX,
     EMAIL_MAX,
     ID_MAX,
     LIMIT_MAX,
+    LINE,
+    NAME,
     NAME_MAX,
+    TEXT,
     THREAD_KEY_MAX,
+    THREAD_URL_MAX,
     TITLE_MAX,
     URL_MAX,
+    Count,
     Email,
     Length,
     OptionalText,
     Range,
     Text,
-    check_web_url,
+    WebUrl,
     raise_field,
 )
 
@@ -39,20 +44,16 @@ class CommentCreateSchema(Schema):
         unknown = RAISE
 
     thread = Text(
-        required=True, validate=Length(1, THREAD_KEY_MAX),
+        required=True, policy=NAME, validate=Length(1, THREAD_KEY_MAX),
         metadata={"description": "The article's key: its id or path on the site."},
     )
-    thread_title = OptionalText(allow_none=True, load_default=None, validate=Length(max=TITLE_MAX))
-    thread_url = OptionalText(
-        allow_none=True, load_default=None, validate=[Length(max=2000), check_web_url], metadata=WEB_URL_DOC
-    )
+    thread_title = OptionalText(allow_none=True, load_default=None, policy=LINE, validate=Length(max=TITLE_MAX))
+    thread_url = WebUrl(allow_none=True, load_default=None, validate=Length(max=THREAD_URL_MAX), metadata=WEB_URL_DOC)
     parent_id = fields.Integer(strict=True, allow_none=True, load_default=None, validate=Range(1, ID_MAX))
-    author_name = Text(required=True, validate=Length(1, NAME_MAX))
+    author_name = Text(required=True, policy=NAME, validate=Length(1, NAME_MAX))
     author_email = Email(required=True, metadata={"format": "email", "maxLength": EMAIL_MAX})
-    author_url = OptionalText(
-        allow_none=True, load_default=None, validate=[Length(max=URL_MAX), check_web_url], metadata=WEB_URL_DOC
-    )
-    body = Text(required=True, multiline=True, bidi="strip", validate=Length(1, BODY_MAX))
+    author_url = WebUrl(allow_none=True, load_default=None, validate=Length(max=URL_MAX), metadata=WEB_URL_DOC)
+    body = Text(required=True, policy=TEXT, multiline=True, validate=BODY_CHECK)
     # Honeypot: the widget hides it from people; a bot that fills it is answered like anyone else.
     company = fields.String(
         load_default=None, allow_none=True, validate=Length(max=200),
@@ -110,7 +111,7 @@ class OwnQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    comments = fields.List(fields.Nested(OwnClaimSchema), required=True, validate=validate.Length(0, 50))
+    comments = fields.List(fields.Nested(OwnClaimSchema), required=True, validate=Count(0, 50))
 
 
 class OwnCommentSchema(Schema):
@@ -157,7 +158,7 @@ class CommentListQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    thread = Text(required=True, validate=Length(1, THREAD_KEY_MAX))
+    thread = Text(required=True, policy=NAME, validate=Length(1, THREAD_KEY_MAX))
     cursor = fields.String(load_default=None, validate=check_cursor, metadata={"pattern": CURSOR_RE})
     limit = fields.Integer(load_default=100, validate=Range(1, LIMIT_MAX))
 
@@ -169,7 +170,7 @@ class CountsQuery(Schema):
         unknown = EXCLUDE
 
     thread = fields.List(
-        Text(validate=Length(1, THREAD_KEY_MAX)), required=True, validate=validate.Length(1, COUNTS_MAX)
+        Text(policy=NAME, validate=Length(1, THREAD_KEY_MAX)), required=True, validate=Count(1, COUNTS_MAX)
     )
 
 
