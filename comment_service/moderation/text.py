@@ -191,6 +191,14 @@ def clean_text(text: str, policy: TextPolicy, multiline: bool = False) -> str:
 _VISIBLE = regex.compile(rf"[^\s\p{{C}}\p{{M}}\p{{Default_Ignorable_Code_Point}}{_BLANKS}]", regex.V1)
 
 
+_CONTROL = regex.compile(CLASS_BY_NAME["control"].chars)
+
+
+def has_control_char(text: str) -> bool:
+    """True when text holds a control character (C0, DEL, C1; tab and newline included)."""
+    return _CONTROL.search(text) is not None
+
+
 def has_visible_text(text: str) -> bool:
     """True when text holds a character that shows: not a space, mark, control or invisible one."""
     return _VISIBLE.search(text) is not None
