@@ -235,7 +235,7 @@ class ProductionStack:
         self.dir.chmod(0o755)
         self.port = free_port()
         self.addr = ("127.0.0.1", self.port)
-        self._schema: str | None = None
+        self._schema: str | None = None  # PostgreSQL: the stack's schema, also its application_name
         self._admin_url = database_url
         self.database_url = f"sqlite:///{self.dir / 'majlis.db'}"
         self.env = {
@@ -272,7 +272,9 @@ class ProductionStack:
         with engine.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{self._schema}"'))
         engine.dispose()
-        scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={self._schema}"})
+        # application_name: the stack's connections can be told apart (and killed) in pg_stat_activity.
+        scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={self._schema}",
+                                                     "application_name": self._schema})
         return scoped.render_as_string(hide_password=False)
 
     def _flask(self, *args: str) -> str:
