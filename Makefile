@@ -30,9 +30,10 @@ demo: migrate
 
 run: demo
 	@echo "Majlis on http://127.0.0.1:$(PORT)  (API: /api/v1/openapi.json, dashboard: /dashboard/)"
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --config deploy/gunicorn.conf.py --bind 127.0.0.1:$(PORT)
 
 # TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test  runs it on PostgreSQL.
+# PYTEST_ARGS="-m 'not production'" make test  leaves out the production stack (tests/production).
 test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,4 +1,4 @@
-"""Entry point for gunicorn and the flask CLI: `gunicorn wsgi:app`."""
+"""Entry point for gunicorn and the flask CLI: `gunicorn --config deploy/gunicorn.conf.py` serves `wsgi:app`."""
 from comment_service import create_app
 
 app = create_app()

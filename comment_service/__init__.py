@@ -24,16 +24,18 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     register_security_headers(app)
     register_errorhandlers(app)
     register_commands(app)
-    register_proxy_fix(app)
+    register_wsgi_layers(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
+    from comment_service import database
     from comment_service.extensions import csrf, db, limiter, migrate
     from comment_service.read_cache import init_read_cache
 
     db.init_app(app)
+    database.init_app(app)  # after db: closes the session first, and never raises doing it
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     limiter.init_app(app)
     csrf.init_app(app)
@@ -74,8 +76,16 @@ def register_commands(app: Flask) -> None:
     cli.register(app)
 
 
-def register_proxy_fix(app: Flask) -> None:
-    """Trust X-Forwarded-For only for the configured number of proxy hops (default: none)."""
+def register_wsgi_layers(app: Flask) -> None:
+    """Around Flask, innermost first: reads retried once when the database dropped them; the last
+    resort for errors that escape Flask (JSON, or the dashboard's plain page); ProxyFix, trusting
+    X-Forwarded-For only for the configured number of proxy hops (default: none)."""
+    from comment_service.dashboard import last_resort_page
+    from comment_service.database import RetryReads
+    from comment_service.errors import LastResort
+
+    wsgi = LastResort(RetryReads(app.wsgi_app), app, html={"/dashboard/": last_resort_page})
     hops = app.config["MAJLIS_TRUSTED_PROXIES"]
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        wsgi = ProxyFix(wsgi, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = wsgi  # type: ignore[method-assign]

@@ -1,16 +1,21 @@
 """One JSON error shape for every failure: {"error": {"code", "message", "fields"?}}."""
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Request
 
-from comment_service.extensions import db, limiter
+from comment_service import database
+from comment_service.extensions import limiter
+from comment_service.security_headers import headers_for
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,10 @@ HTTP_CODES = {
     413: ("payload_too_large", "The request body is too large."),
     415: ("unsupported_media_type", "Send JSON with Content-Type: application/json."),
     429: ("rate_limited", "Too many requests; try again later."),
+    500: ("internal_error", "Something went wrong on our side."),
+    503: ("unavailable", "The service is unavailable; try again in a moment."),
 }
+DATABASE_UNAVAILABLE = ("database_unavailable", "The service cannot reach its database; try again in a moment.")
 
 
 class FieldError(str):
@@ -112,12 +120,33 @@ def retry_after() -> int:
     return max(1, math.ceil(current.reset_at - time.time()))
 
 
+def unexpected(err: BaseException, logged: bool = False) -> tuple[int, str, str, dict[str, str]]:
+    """How an exception no handler expected is answered: (status, code, message, headers). Never raises.
+
+    The database being unavailable is 503 `database_unavailable` with Retry-After (a read runs
+    once more first, see database.RetryReads); anything else is 500 `internal_error`, logged
+    unless Flask `logged` it already.
+    """
+    database.safe_rollback()
+    if database.is_unavailable(err):
+        retried = database.retry_read()
+        # A dropped connection is expected now and then; another fault deserves its traceback.
+        log.warning("database unavailable (%s)%s", type(err).__name__, "" if retried else ": answered 503",
+                    exc_info=None if database.is_disconnect(err) else err)
+        code, message = DATABASE_UNAVAILABLE
+        return 503, code, message, {"Retry-After": str(database.RETRY_AFTER_SECONDS)}
+    if not logged:  # the engine hides SQL parameters, so the traceback holds no email or body
+        log.error("unhandled error", exc_info=err)
+    code, message = HTTP_CODES[500]
+    return 500, code, message, {}
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Answer every error, expected or not, in the one JSON shape."""
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
-        db.session.rollback()  # a refused use case leaves nothing half-done in the session
+        database.safe_rollback()  # a refused use case leaves nothing half-done in the session
         fields = field_errors(err.fields) if err.fields else None
         return error_response(err.status, err.code, err.message, fields, err.headers)
 
@@ -129,6 +158,11 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
+        if isinstance(err, InternalServerError) and err.original_exception is not None:
+            # Flask's last resort: an after_request function or an error handler failed (Flask
+            # logged it already).
+            status, code, message, headers = unexpected(err.original_exception, logged=True)
+            return error_response(status, code, message, headers=headers)
         status = err.code or 500
         code, message = HTTP_CODES.get(status, ("http_error", err.name))
         resp = error_response(status, code, message)
@@ -144,7 +178,53 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        db.session.rollback()
-        # The engine hides SQL parameters, so this traceback holds no email or body.
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        status, code, message, headers = unexpected(err)
+        return error_response(status, code, message, headers=headers)
+
+
+class LastResort:
+    """WSGI middleware around the app: an exception that escapes Flask itself (its last error
+    handler failed, a teardown function raised) is answered 500 in the JSON shape, or, for a
+    request under a prefix of `html` that does not prefer JSON, with that prefix's
+    `page(status, code, request)`: never with the server's bare HTML page. It needs no app context."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], app: Flask,
+                 html: dict[str, Callable[[int, str, Request], tuple[str, dict[str, str]]]] | None = None) -> None:
+        self.wsgi_app, self.app, self.html = wsgi_app, app, html or {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        # The app's status and headers are held until it returns: an exception after Flask built
+        # its answer (in a teardown) may still replace them.
+        started: list[Any] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            started[:] = [status, headers, exc_info]
+            return lambda data: None  # Flask never writes through this
+
+        try:
+            body = self.wsgi_app(environ, hold)
+            start_response(*started)
+            return body
+        except Exception:
+            propagate = self.app.config.get("PROPAGATE_EXCEPTIONS")
+            if propagate or (propagate is None and (self.app.testing or self.app.debug)):
+                raise
+            log.exception("unhandled error outside the app's error handlers")
+            code, message = HTTP_CODES[500]
+            body, headers = json.dumps({"error": {"code": code, "message": message}}), {
+                "Content-Type": "application/json", "Cache-Control": "no-store"}
+            try:
+                req = Request(environ)
+                # No after_request runs for this answer: take the security headers from their home.
+                headers.update(headers_for(req.path, None, self.app.config.get("MAJLIS_HSTS_SECONDS", 0)))
+                for prefix, page in self.html.items():
+                    if req.path.startswith(prefix) and req.accept_mimetypes.best_match(
+                            ["text/html", "application/json"]) != "application/json":
+                        body, page_headers = page(500, code, req)
+                        headers = {**headers, **page_headers}
+                        break
+            except Exception:
+                log.exception("could not build the error page; answering JSON")
+            data = body.encode()
+            start_response("500 INTERNAL SERVER ERROR", [*headers.items(), ("Content-Length", str(len(data)))])
+            return [data]

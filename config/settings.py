@@ -26,6 +26,18 @@ Every variable the service reads is listed once, here:
 | MAJLIS_SESSION_HOURS | 12 | a dashboard sign-in lasts this long (and so does its CSRF token) |
 | MAJLIS_CLAIM_LEASE_SECONDS | 600 | how long items a moderator has open stay theirs before others may take them |
 | MAJLIS_DEMO_MODERATOR_FILE | instance/demo-moderator | where `flask demo` keeps the demo moderator's password |
+
+Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, README "Production"):
+
+| variable | default | meaning |
+|---|---|---|
+| MAJLIS_BIND | 127.0.0.1:8000 | gunicorn's address (stack.sh binds its socket, make run 127.0.0.1:$PORT) |
+| WEB_CONCURRENCY | 2 | gunicorn sync workers (about 2 x cores + 1 behind nginx) |
+| MAJLIS_WORKER_TIMEOUT | 30 | seconds before gunicorn replaces a silent worker |
+| MAJLIS_ACCESS_LOG | - (stderr) | gunicorn's access log file; empty turns it off |
+| MAJLIS_STACK_DIR | instance/stack | stack.sh: rendered nginx.conf, pid files, logs, temp files, socket |
+| MAJLIS_LISTEN | 127.0.0.1:8080 | stack.sh: nginx's listen address |
+| MAJLIS_GUNICORN, MAJLIS_NGINX | .venv/bin/gunicorn, nginx | stack.sh: the binaries |
 """
 from __future__ import annotations
 

@@ -7,16 +7,20 @@ headers are set for the whole app in comment_service/security_headers.py.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from markupsafe import escape
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Request
 
 from comment_service.dashboard import i18n
 from comment_service.dashboard.auth import load_moderator, wants_json
-from comment_service.errors import ApiError, error_response, retry_after
+from comment_service.errors import ApiError, error_response, retry_after, unexpected
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
 from comment_service.security_headers import DASHBOARD_PREFIX
@@ -25,6 +29,7 @@ bp = Blueprint(
     "dashboard", __name__, url_prefix=DASHBOARD_PREFIX, template_folder="templates", static_folder="static",
     static_url_path="/static",
 )
+log = logging.getLogger(__name__)
 
 
 def t(key: str, count: int | None = None, **values: Any) -> str:
@@ -61,10 +66,39 @@ def _template_globals() -> dict[str, Any]:
 
 
 def _error_page(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
+    """The styled error page (scripts get JSON). If the page itself cannot be drawn (it shows who is
+    signed in, which may need the database that just failed), the plain one."""
     if wants_json():
         return error_response(status, code, message, headers=headers)
-    body = render_template("dashboard/error.html", status=status, message=message, code=code)
+    try:
+        body = render_template("dashboard/error.html", status=status, message=message, code=code)
+    except Exception:
+        log.exception("could not render the error page; answering the plain one")
+        body = plain_error_page(status, code, message, g.get("lang", i18n.DEFAULT), request.script_root)
     return body, status, headers or {}
+
+
+def plain_error_page(status: int, code: str, message: str, lang: str, script_root: str = "") -> str:
+    """The error page without templates, session or database: the dashboard's stylesheet, the
+    message, a link home. For when the styled page cannot be drawn."""
+    root = escape(script_root)
+    return (
+        f'<!doctype html>\n<html lang="{escape(lang)}" dir="{"rtl" if lang in i18n.RTL else "ltr"}">\n<head>\n'
+        f'<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<title>{status} · {escape(i18n.translate(lang, "app_name"))}</title>\n'
+        f'<link rel="stylesheet" href="{root}/dashboard/static/dashboard.css">\n</head>\n<body>\n<main id="main">\n'
+        f'<section class="card error-page">\n<h1>{status}</h1>\n'
+        f'<p role="alert" data-code="{escape(code)}">{escape(message)}</p>\n'
+        f'<p><a href="{root}/dashboard/">{escape(i18n.translate(lang, "back_to_dashboard"))}</a></p>\n'
+        f'</section>\n</main>\n</body>\n</html>\n'
+    )
+
+
+def last_resort_page(status: int, code: str, req: Request) -> tuple[str, dict[str, str]]:
+    """errors.LastResort's page for the dashboard: the plain page, with the dashboard's headers."""
+    lang = req.accept_languages.best_match(i18n.LANGUAGES, default=i18n.DEFAULT)
+    page = plain_error_page(status, code, i18n.translate(lang, f"http_{status}"), lang, req.script_root)
+    return page, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
 
 @bp.errorhandler(ApiError)
@@ -79,8 +113,22 @@ def _csrf_error(err: CSRFError) -> Any:
     return _error_page(400, "csrf_failed", t("error_csrf"))
 
 
+@bp.errorhandler(ValidationError)
+def _validation_error(err: ValidationError) -> Any:
+    return _error_page(422, "validation_failed", t("http_400"))
+
+
+@bp.errorhandler(Exception)
+def _unexpected(err: Exception) -> Any:
+    status, code, _, headers = unexpected(err)
+    return _error_page(status, code, t(f"http_{status}"), headers)
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(err: HTTPException) -> Any:
+    if isinstance(err, InternalServerError) and err.original_exception is not None:
+        status, code, _, headers = unexpected(err.original_exception, logged=True)  # see errors.py
+        return _error_page(status, code, t(f"http_{status}"), headers)
     status = err.code or 500
     key = f"http_{status}"
     message = t(key) if key in i18n.catalog(i18n.DEFAULT) else (err.name or "Error")

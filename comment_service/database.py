@@ -1,0 +1,113 @@
+"""What the app does when the database fails under it: one place for the faults of a connection.
+
+A connection can die at any moment (a PostgreSQL restart or failover, `pg_terminate_backend`, a
+network cut): in a statement, in the ROLLBACK of an error handler, in the session's close after
+the answer is built. pool_pre_ping only catches connections that died while idle in the pool.
+So:
+
+- closing the session at the end of a request and rolling it back in an error handler never
+  raise: the connection is dropped from the pool and the answer stands (a sign-in whose
+  connection died after the password check is still signed in);
+- a read (GET, HEAD, OPTIONS) whose statement failed because the database was unavailable runs
+  once more from the start, on a fresh connection (`RetryReads`); it changes nothing, so running
+  it twice cannot double anything;
+- a write that failed so is answered 503 `database_unavailable` with Retry-After, never sent again
+  by the server (errors.py).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, request
+
+from comment_service.extensions import db
+
+log = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_AFTER_SECONDS = 1
+_RETRY = "majlis.retry_read"      # set by the error handler: run this read again
+_RETRIED = "majlis.read_retried"  # set on the second run: do not run it a third time
+
+
+def is_disconnect(err: BaseException) -> bool:
+    """The connection under the statement is gone (the pool has dropped it)."""
+    return isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """The database, not the request, failed, and trying again shortly may work: a lost or
+    refused connection, a pool with no connection to give, an operational error (PostgreSQL: a
+    server shutting down, a deadlock, a cancelled statement; SQLite: a busy or locked file)."""
+    if is_disconnect(err) or isinstance(err, sa.exc.TimeoutError):
+        return True
+    if not isinstance(err, sa.exc.OperationalError):
+        return False
+    # sqlite3 calls a missing table "operational" too: that one is a bug, not an outage.
+    name = getattr(err.orig, "sqlite_errorname", None)
+    return name is None or name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def _twice(action: Callable[[], None], what: str) -> None:
+    """Run a session clean-up; if the connection is gone it raises once and is invalidated, so a
+    second run succeeds. Never raises."""
+    try:
+        action()
+    except Exception as err:
+        log.warning("database connection lost during %s (%s)", what, type(err).__name__)
+        try:
+            action()
+        except Exception:
+            log.exception("could not %s", what)
+
+
+def safe_rollback() -> None:
+    """Roll the request's session back, whatever state its connection is in."""
+    _twice(db.session.rollback, "rollback")
+
+
+def retry_read() -> bool:
+    """Ask for this request to run once more if it is a read not already retried; True if it will be."""
+    if request.method not in READ_METHODS or request.environ.get(_RETRIED):
+        return False
+    request.environ[_RETRY] = True
+    return True
+
+
+class RetryReads:
+    """WSGI middleware: a read whose first run asked for a retry (`retry_read`) runs again from
+    the start, with a fresh request context and session; its first answer is thrown away."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") not in READ_METHODS:
+            return self.app(environ, start_response)
+        first = dict(environ)
+        started: list[Any] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            started[:] = [status, headers, exc_info]
+            return lambda data: None  # Flask never writes through this
+
+        body = self.app(first, hold)
+        if not first.get(_RETRY):
+            start_response(*started)
+            return body
+        if hasattr(body, "close"):
+            body.close()
+        log.warning("database unavailable during a read; running it again")
+        return self.app(dict(environ, **{_RETRIED: True}), start_response)
+
+
+def init_app(app: Flask) -> None:
+    """Close each request's session safely. Call after db.init_app: teardown functions run last
+    registered first, so this one closes the session before Flask-SQLAlchemy's finds it empty."""
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        _twice(db.session.remove, "closing the session")

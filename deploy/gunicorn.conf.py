@@ -1,0 +1,41 @@
+"""gunicorn settings of Majlis: the same file for `make run` and for production behind nginx.
+
+    gunicorn --config deploy/gunicorn.conf.py            # serves wsgi:app on MAJLIS_BIND
+    deploy/stack.sh start                                # nginx in front of it (README, "Production")
+
+Sync workers: one request at a time per process, and nginx in front buffers every request and
+every response, so a worker only ever talks to nginx over a unix socket and is busy for exactly
+the app's own time. A slow client waits in nginx's event loop, never in a worker (README has the
+figures). Served bare (`make run`), sync workers are held by slow clients: that is for a laptop.
+
+The variables read here are listed with the app's in config/settings.py.
+"""
+import os
+
+wsgi_app = "wsgi:app"
+# 127.0.0.1:8000 by default; deploy/stack.sh binds a unix socket only nginx can reach.
+bind = [os.environ.get("MAJLIS_BIND", "127.0.0.1:8000")]
+worker_class = "sync"
+# WEB_CONCURRENCY is gunicorn's own variable; with sync workers behind nginx, 2 x cores + 1.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# A worker silent this long is killed and replaced; nginx answers its client 502 in JSON.
+timeout = int(os.environ.get("MAJLIS_WORKER_TIMEOUT", "30"))
+graceful_timeout = 30
+
+# What nginx lets through, gunicorn must accept, or a client gets gunicorn's HTML page instead of
+# an answer in the JSON shape. The request line: 8190 bytes is gunicorn's maximum (count.js asks for
+# counts in URLs up to ~7,500 bytes); nginx refuses longer lines itself (414, JSON). Header fields:
+# nginx takes lines up to one 16k buffer (large_client_header_buffers 4 16k), and any number that
+# fits in four of them, so gunicorn takes as much.
+limit_request_line = 8190
+limit_request_field_size = 16384
+limit_request_fields = 32768
+
+# No client address in the access log (nginx is the peer in production anyway): method, path
+# without the query, status, bytes, milliseconds, request id.
+accesslog = os.environ.get("MAJLIS_ACCESS_LOG", "-") or None
+access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms rid=%({x-request-id}i)s'
+errorlog = "-"
+# gunicorn 25+ opens a control socket in $HOME by default, one path for every gunicorn of the
+# user: two instances would fight over it, and nothing here uses gunicornc.
+control_socket_disable = True
