@@ -6,6 +6,7 @@ import logging
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
+from comment_service.database import safe_rollback
 from comment_service.extensions import db
 from comment_service.ratelimit import store_status
 
@@ -28,7 +29,7 @@ def readyz():
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception:  # any driver error means "not ready"
-        db.session.rollback()
+        safe_rollback()  # the connection may be the thing that died
         log.warning("readiness check: database unreachable")
         checks["database"] = "unavailable"
         return {"status": "unavailable", "checks": checks}, 503
