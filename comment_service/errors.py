@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request
 
 from comment_service import database
 from comment_service.extensions import limiter
-from comment_service.security_headers import headers_for
+from comment_service.security_headers import headers_for, secure
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def register_errorhandlers(app: Flask) -> None:
             # Flask's last resort: an after_request function or an error handler failed (Flask
             # logged it already).
             status, code, message, headers = unexpected(err.original_exception, logged=True)
-            return error_response(status, code, message, headers=headers)
+            return secure(error_response(status, code, message, headers=headers))
         status = err.code or 500
         code, message = HTTP_CODES.get(status, ("http_error", err.name))
         resp = error_response(status, code, message)

@@ -84,7 +84,9 @@ def headers_for(path: str, endpoint: str | None, hsts_seconds: int) -> dict[str,
     return headers
 
 
-def _apply(response: Response) -> Response:
+def secure(response: Response) -> Response:
+    """Give an answer its security headers (the after_request below; also called by the error
+    handlers for an answer that replaces a failed after_request, since Flask then skips the rest)."""
     for name, value in headers_for(request.path, request.endpoint, current_app.config["MAJLIS_HSTS_SECONDS"]).items():
         response.headers.setdefault(name, value)
     if _in_dashboard(request.path) and request.endpoint != "dashboard.static":
@@ -95,4 +97,4 @@ def _apply(response: Response) -> Response:
 
 def init_security_headers(app: Flask) -> None:
     """Put the security headers on every answer of this app."""
-    app.after_request(_apply)
+    app.after_request(secure)

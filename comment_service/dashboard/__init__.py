@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, request, session
+from flask import Blueprint, current_app, g, make_response, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from marshmallow import ValidationError
@@ -23,7 +23,7 @@ from comment_service.dashboard.auth import load_moderator, wants_json
 from comment_service.errors import ApiError, error_response, retry_after, unexpected
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
-from comment_service.security_headers import DASHBOARD_PREFIX
+from comment_service.security_headers import DASHBOARD_PREFIX, secure
 
 bp = Blueprint(
     "dashboard", __name__, url_prefix=DASHBOARD_PREFIX, template_folder="templates", static_folder="static",
@@ -128,7 +128,7 @@ def _unexpected(err: Exception) -> Any:
 def _http_error(err: HTTPException) -> Any:
     if isinstance(err, InternalServerError) and err.original_exception is not None:
         status, code, _, headers = unexpected(err.original_exception, logged=True)  # see errors.py
-        return _error_page(status, code, t(f"http_{status}"), headers)
+        return secure(make_response(_error_page(status, code, t(f"http_{status}"), headers)))
     status = err.code or 500
     key = f"http_{status}"
     message = t(key) if key in i18n.catalog(i18n.DEFAULT) else (err.name or "Error")
