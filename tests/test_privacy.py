@@ -1,11 +1,17 @@
-"""Emails never leave the service: not in any public response, header, error or log line."""
+"""Emails never leave the service: not in any public response, header, error, log line or metric; nor do raw IPs.
+
+`email_forms` and `ip_forms` are the one list of the shapes an address can hide in; every scan uses them.
+"""
 from __future__ import annotations
 
 import base64
 import html
+import ipaddress
 import json
 import logging
 from urllib.parse import quote, quote_plus
+
+import pytest
 
 from comment_service.moderation import privacy
 from tests.conftest import post
@@ -13,7 +19,7 @@ from tests.conftest import post
 EMAILS = ["Layla.Private@Example.org", "ليلى@مثال.مصر", "o'neil+tag@sub.example.com"]
 
 
-def _forms(email: str) -> set[str]:
+def email_forms(email: str) -> set[str]:
     """Every way an email could hide in a response."""
     forms = set()
     for e in {email, email.lower(), email.upper(), email.casefold()}:
@@ -30,6 +36,15 @@ def _forms(email: str) -> set[str]:
             e.encode("idna").decode() if "@" not in e else e,
         }
     return {f for f in forms if len(f) >= 5}
+
+
+def ip_forms(address: str) -> set[str]:
+    """Every way a client's address could be written: as sent, compressed, exploded, IPv4-mapped."""
+    ip = ipaddress.ip_address(address)
+    forms = {address, str(ip), ip.exploded, quote(str(ip))}
+    if ip.version == 4:
+        forms |= {f"::ffff:{ip}", str(ip).replace(".", "-")}
+    return forms
 
 
 def _all_public_text(client, responses) -> str:
@@ -57,7 +72,7 @@ def test_no_public_response_contains_a_submitted_email(client, site, caplog):
     public = _all_public_text(client, responses)
     logs = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     for email in EMAILS:
-        for form in _forms(email):
+        for form in email_forms(email):
             assert form not in public, f"{form!r} leaked in a response"
             assert form not in logs, f"{form!r} leaked in a log line"
 
@@ -120,3 +135,23 @@ def test_edit_token_is_stored_hashed(client, site):
     assert stored.edit_token_hash != body["edit_token"]
     assert privacy.tokens_match(body["edit_token"], stored.edit_token_hash)
     assert not privacy.tokens_match("guess", stored.edit_token_hash)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ratelimit 5 per 1 minute (203.0.113.77) exceeded", "ratelimit 5 per 1 minute ([ip]) exceeded"),
+        ("ratelimit (login:o'neil+tag@sub.example.com) exceeded", "ratelimit (login:[email]) exceeded"),
+        ("GET /privacy/ليلى@مثال.مصر 404", "GET /privacy/[email] 404"),
+        ("by Layla.Private%40Example.org", "by [email]"),
+        ("from 2001:db8:abcd:12::77 and ::ffff:198.51.100.4", "from [ip] and [ip]"),
+        ("fe80::1%eth0 then 10.0.0.1.", "[ip] then [ip]."),
+        # kept: times, versions, line numbers, ids, things that only look like addresses
+        ("2025-01-01T12:00:00.123Z at 10:30:00", "2025-01-01T12:00:00.123Z at 10:30:00"),
+        ('File "/srv/app.py", line 12, version 1.2.3, 999.1.1.1', 'File "/srv/app.py", line 12, version 1.2.3, 999.1.1.1'),
+        ("GET /api/v1/sites/news/comments/12 404", "GET /api/v1/sites/news/comments/12 404"),
+        ("a @ b, user@, @home", "a @ b, user@, @home"),
+    ],
+)
+def test_redact_removes_emails_and_addresses_from_free_text(text, expected):
+    assert privacy.redact(text) == expected
