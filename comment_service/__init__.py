@@ -19,12 +19,20 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
+    register_observability(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_proxy_fix(app)
     return app
+
+
+def register_observability(app: Flask) -> None:
+    """Logs, request ids and metrics first, so every other hook's answers are seen and carry an id."""
+    from comment_service import observe
+
+    observe.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -22,6 +22,11 @@ Every variable the service reads is listed once, here:
 | MAJLIS_SESSION_HOURS | 12 | a dashboard sign-in lasts this long (and so does its CSRF token) |
 | MAJLIS_CLAIM_LEASE_SECONDS | 600 | how long items a moderator has open stay theirs before others may take them |
 | MAJLIS_DEMO_MODERATOR_FILE | instance/demo-moderator | where `flask demo` keeps the demo moderator's password |
+| MAJLIS_LOG_FORMAT | production: json, development: text | `json` lines with an access line per request, or `text` |
+| MAJLIS_LOG_LEVEL | INFO | level of the service's log lines (access lines are INFO) |
+| MAJLIS_METRICS_TOKEN | unset | set: `GET /metrics` needs `Authorization: Bearer <token>`, else 401 |
+| MAJLIS_METRICS_PUBLIC | production: false, else true | no token: `/metrics` open to anyone (true) or 404 (false) |
+| PROMETHEUS_MULTIPROC_DIR | unset | read by prometheus-client: where workers keep metrics so a scrape sums them |
 """
 from __future__ import annotations
 
@@ -90,6 +95,17 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAJLIS_CLAIM_LEASE_SECONDS = int(env.get("MAJLIS_CLAIM_LEASE_SECONDS", "600"))
         self.MAJLIS_DEMO_MODERATOR_FILE = env.get("MAJLIS_DEMO_MODERATOR_FILE", str(INSTANCE_DIR / "demo-moderator"))
+        # Logs (comment_service/logs.py) and metrics (comment_service/metrics.py); see README "Operating it".
+        # Tests leave MAJLIS_LOG_FORMAT unset (""): logging is left alone and pytest's caplog sees the records.
+        self.MAJLIS_LOG_FORMAT = env.get("MAJLIS_LOG_FORMAT") or self._default_log_format()
+        if self.MAJLIS_LOG_FORMAT not in ("json", "text", ""):
+            raise RuntimeError(f"MAJLIS_LOG_FORMAT must be json or text, not {self.MAJLIS_LOG_FORMAT!r}")
+        self.MAJLIS_LOG_LEVEL = env.get("MAJLIS_LOG_LEVEL", "INFO").upper()
+        self.MAJLIS_METRICS_TOKEN = env.get("MAJLIS_METRICS_TOKEN", "")
+        self.MAJLIS_METRICS_PUBLIC = _bool(env.get("MAJLIS_METRICS_PUBLIC"), self.ENV_NAME != "production")
+
+    def _default_log_format(self) -> str:
+        return "text"
 
     def _default_secret(self) -> str:
         raise RuntimeError("SECRET_KEY must be set")
@@ -127,6 +143,9 @@ class ProductionConfig(Config):
             raise RuntimeError("SECRET_KEY must be at least 32 characters in production")
         self.SESSION_COOKIE_SECURE = True
 
+    def _default_log_format(self) -> str:
+        return "json"
+
 
 class TestingConfig(Config):
     """Tests: TEST_DATABASE_URL or in-memory SQLite, a fixed key, no rate limits unless a test asks."""
@@ -145,6 +164,9 @@ class TestingConfig(Config):
 
     def _default_secret(self) -> str:
         return "testing-secret-key-not-for-production-0000"
+
+    def _default_log_format(self) -> str:
+        return ""
 
 
 _CLASSES = {c.ENV_NAME: c for c in (DevelopmentConfig, ProductionConfig, TestingConfig)}
