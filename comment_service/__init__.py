@@ -19,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
+    register_observability(app)
     register_extensions(app)
     register_blueprints(app)
     register_security_headers(app)
@@ -26,6 +27,13 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     register_commands(app)
     register_wsgi_layers(app)
     return app
+
+
+def register_observability(app: Flask) -> None:
+    """Logs, request ids and metrics first, so every other hook's answers are seen and carry an id."""
+    from comment_service import observe
+
+    observe.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -1,13 +1,16 @@
-"""Liveness and readiness probes for the load balancer and the orchestrator."""
+"""Liveness and readiness probes for the load balancer and the orchestrator, and metrics for Prometheus."""
 from __future__ import annotations
 
+import hmac
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app
+from flask import Blueprint, abort, current_app, request
 
+from comment_service import metrics as metrics_
 from comment_service.database import safe_rollback
-from comment_service.extensions import db
+from comment_service.errors import ApiError
+from comment_service.extensions import db, limiter
 from comment_service.ratelimit import store_status
 
 bp = Blueprint("ops", __name__)
@@ -36,3 +39,24 @@ def readyz():
     if checks["rate_limit_store"] == "unavailable":
         return {"status": "degraded", "checks": checks}
     return {"status": "ok", "checks": checks}
+
+
+@bp.get("/metrics")
+@limiter.exempt
+def metrics():
+    """Prometheus metrics (comment_service/metrics.py). Not in the OpenAPI document: it is the operator's.
+
+    With MAJLIS_METRICS_TOKEN set, only `Authorization: Bearer <token>` (compared in constant time) is
+    answered, anything else gets 401; without one, MAJLIS_METRICS_PUBLIC says whether anyone may read
+    them (development) or the path does not exist (404, the production default).
+    """
+    token = current_app.config["MAJLIS_METRICS_TOKEN"]
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if not (scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())):
+            raise ApiError(401, "unauthorized", "Send the metrics token as a Bearer token.",
+                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    elif not current_app.config["MAJLIS_METRICS_PUBLIC"]:
+        abort(404)
+    body, content_type = metrics_.scrape(request.headers.get("Accept"))
+    return body, 200, {"Content-Type": content_type, "Cache-Control": "no-store"}

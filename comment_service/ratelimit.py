@@ -21,6 +21,7 @@ import flask_limiter
 from limits.strategies import RateLimiter
 
 import comment_service.limits_sqlite  # noqa: F401  (registers the sqlite:// storage scheme)
+from comment_service import metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def store_failed(exc: BaseException) -> None:
     log.warning(
         "rate-limit store failed (%s); limits are kept per process until it answers again", type(exc).__name__
     )
+    metrics.record_rate_limit_store_failure()
 
 
 def storage_options(uri: str, timeout: float) -> dict[str, Any]:

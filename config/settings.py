@@ -26,6 +26,11 @@ Every variable the service reads is listed once, here:
 | MAJLIS_SESSION_HOURS | 12 | a dashboard sign-in lasts this long (and so does its CSRF token) |
 | MAJLIS_CLAIM_LEASE_SECONDS | 600 | how long items a moderator has open stay theirs before others may take them |
 | MAJLIS_DEMO_MODERATOR_FILE | instance/demo-moderator | where `flask demo` keeps the demo moderator's password |
+| MAJLIS_LOG_FORMAT | production: json, development: text | `json` lines with an access line per request, or `text` |
+| MAJLIS_LOG_LEVEL | INFO | level of the service's log lines (access lines are INFO) |
+| MAJLIS_METRICS_TOKEN | unset | set: `GET /metrics` needs `Authorization: Bearer <token>`, else 401 |
+| MAJLIS_METRICS_PUBLIC | production: false, else true | no token: `/metrics` open to anyone (true) or 404 (false) |
+| PROMETHEUS_MULTIPROC_DIR | gunicorn.conf.py: <MAJLIS_STACK_DIR or instance>/metrics/<bind> | read by prometheus-client: where workers keep metrics so a scrape sums them (emptied when gunicorn starts) |
 
 Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, README "Production"):
 
@@ -34,7 +39,7 @@ Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, READM
 | MAJLIS_BIND | 127.0.0.1:8000 | gunicorn's address (stack.sh binds its socket, make run 127.0.0.1:$PORT) |
 | WEB_CONCURRENCY | 2 | gunicorn sync workers (about 2 x cores + 1 behind nginx) |
 | MAJLIS_WORKER_TIMEOUT | 30 | seconds before gunicorn replaces a silent worker |
-| MAJLIS_ACCESS_LOG | - (stderr) | gunicorn's access log file; empty turns it off |
+| MAJLIS_ACCESS_LOG | - (stderr); off with JSON logs | gunicorn's access log file; empty turns it off (with JSON logs the app writes the access lines) |
 | MAJLIS_STACK_DIR | instance/stack | stack.sh: rendered nginx.conf, pid files, logs, temp files, socket |
 | MAJLIS_LISTEN | 127.0.0.1:8080 | stack.sh: nginx's listen address |
 | MAJLIS_GUNICORN, MAJLIS_NGINX | .venv/bin/gunicorn, nginx | stack.sh: the binaries |
@@ -69,6 +74,7 @@ class Config:
     """Settings shared by every environment."""
 
     ENV_NAME = "base"
+    DEFAULT_LOG_FORMAT = "text"
     HSTS_SECONDS = 0  # the default of MAJLIS_HSTS_SECONDS; production sends HSTS for a year
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
@@ -112,6 +118,14 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAJLIS_CLAIM_LEASE_SECONDS = int(env.get("MAJLIS_CLAIM_LEASE_SECONDS", "600"))
         self.MAJLIS_DEMO_MODERATOR_FILE = env.get("MAJLIS_DEMO_MODERATOR_FILE", str(INSTANCE_DIR / "demo-moderator"))
+        # Logs (comment_service/logs.py) and metrics (comment_service/metrics.py); see README "Operating it".
+        # Tests leave MAJLIS_LOG_FORMAT unset (""): logging is left alone and pytest's caplog sees the records.
+        self.MAJLIS_LOG_FORMAT = env.get("MAJLIS_LOG_FORMAT") or self.DEFAULT_LOG_FORMAT
+        if self.MAJLIS_LOG_FORMAT not in ("json", "text", ""):
+            raise RuntimeError(f"MAJLIS_LOG_FORMAT must be json or text, not {self.MAJLIS_LOG_FORMAT!r}")
+        self.MAJLIS_LOG_LEVEL = env.get("MAJLIS_LOG_LEVEL", "INFO").upper()
+        self.MAJLIS_METRICS_TOKEN = env.get("MAJLIS_METRICS_TOKEN", "")
+        self.MAJLIS_METRICS_PUBLIC = _bool(env.get("MAJLIS_METRICS_PUBLIC"), self.ENV_NAME != "production")
 
     def _default_secret(self) -> str:
         raise RuntimeError("SECRET_KEY must be set")
@@ -146,6 +160,7 @@ class ProductionConfig(Config):
     """Production refuses to start without SECRET_KEY and DATABASE_URL (the base class raises)."""
 
     ENV_NAME = "production"
+    DEFAULT_LOG_FORMAT = "json"
     HSTS_SECONDS = 365 * 24 * 3600
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
@@ -159,6 +174,7 @@ class TestingConfig(Config):
     """Tests: TEST_DATABASE_URL or in-memory SQLite, a fixed key, no rate limits unless a test asks."""
 
     ENV_NAME = "testing"
+    DEFAULT_LOG_FORMAT = ""  # logging is left alone, so pytest's caplog sees the records
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = dict(os.environ if environ is None else environ)
@@ -185,3 +201,10 @@ def config_for(name: str | None = None) -> Config:
         return _CLASSES[name]()
     except KeyError:
         raise RuntimeError(f"MAJLIS_ENV must be one of {sorted(_CLASSES)}, not {name!r}") from None
+
+
+def log_format(environ: Mapping[str, str] | None = None) -> str:
+    """MAJLIS_LOG_FORMAT as the app of this environment reads it (deploy/gunicorn.conf.py asks too)."""
+    env = os.environ if environ is None else environ
+    cls = _CLASSES.get(env.get("MAJLIS_ENV", "development"), DevelopmentConfig)
+    return env.get("MAJLIS_LOG_FORMAT") or cls.DEFAULT_LOG_FORMAT

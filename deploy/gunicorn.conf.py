@@ -8,14 +8,38 @@ every response, so a worker only ever talks to nginx over a unix socket and is b
 the app's own time. A slow client waits in nginx's event loop, never in a worker (README has the
 figures). Served bare (`make run`), sync workers are held by slow clients: that is for a laptop.
 
+Metrics: every worker keeps its numbers in PROMETHEUS_MULTIPROC_DIR (one directory per gunicorn,
+emptied when it starts) so a scrape of /metrics, answered by any worker, sums them all. Logs: with
+JSON logging (production) gunicorn's own lines are JSON too and its access log is off, because the
+app writes one JSON access line per request.
+
 The variables read here are listed with the app's in config/settings.py.
 """
 import os
+import re
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:  # gunicorn reads this file before it puts the app's directory on the path
+    sys.path.insert(0, str(_ROOT))
 
 wsgi_app = "wsgi:app"
 # 127.0.0.1:8000 by default; deploy/stack.sh binds a unix socket only nginx can reach.
 bind = [os.environ.get("MAJLIS_BIND", "127.0.0.1:8000")]
 worker_class = "sync"
+
+# Before anything imports prometheus_client: it reads the variable at import. One directory per
+# address served, so two gunicorns on one machine (make run and a test) never empty each other's.
+_metrics_home = Path(os.environ.get("MAJLIS_STACK_DIR") or _ROOT / "instance") / "metrics"
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_home / re.sub(r"[^A-Za-z0-9.]+", "_", bind[0])))
+
+from comment_service import logs, metrics  # noqa: E402  (after the variable above)
+from config.settings import log_format  # noqa: E402
+
+on_starting = metrics.on_starting  # empty the metrics directory: a restart counts from zero
+child_exit = metrics.child_exit  # a dead worker's in-progress gauge goes; its counters stay summed
+_json_logs = log_format() == "json"
 # WEB_CONCURRENCY is gunicorn's own variable; with sync workers behind nginx, 2 x cores + 1.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # A worker silent this long is killed and replaced; nginx answers its client 502 in JSON.
@@ -33,7 +57,10 @@ limit_request_fields = 32768
 
 # No client address in the access log (nginx is the peer in production anyway): method, path
 # without the query, status, bytes, milliseconds, request id.
-accesslog = os.environ.get("MAJLIS_ACCESS_LOG", "-") or None
+# With JSON logs the app writes the access line itself (with the endpoint and the duration).
+accesslog = os.environ.get("MAJLIS_ACCESS_LOG", "" if _json_logs else "-") or None
+if _json_logs:
+    logconfig_dict = logs.gunicorn_logconfig(access=accesslog is not None)
 access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms rid=%({x-request-id}i)s'
 errorlog = "-"
 # gunicorn 25+ opens a control socket in $HOME by default, one path for every gunicorn of the

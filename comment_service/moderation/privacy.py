@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 
 
@@ -62,3 +63,39 @@ def token_digest(token: str) -> str:
 def tokens_match(token: str, digest: str | None) -> bool:
     """Constant-time comparison of a presented token with its stored digest."""
     return digest is not None and hmac.compare_digest(token_digest(token), digest)
+
+
+# Addresses in free text (log lines): an email is an RFC 5322 local part (atext and dots, any script,
+# but for / = ? & which separate a path or a query from what follows) before "@" (or its
+# percent-encoding) and a domain; an IP is whatever ipaddress accepts.
+_EMAIL = re.compile(r"[\w.!#$%'*+^`{|}~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*", re.IGNORECASE)
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:.])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?:%\w+)?(?![\w:])", re.IGNORECASE
+)
+EMAIL_MARK, IP_MARK = "[email]", "[ip]"
+
+
+def _ip_or_text(match: re.Match[str]) -> str:
+    text = match.group(0)
+    try:
+        ipaddress.ip_address(text.split("%")[0])
+    except ValueError:
+        return text
+    return IP_MARK
+
+
+def redact(text: str) -> str:
+    """`text` with every email address and IP address replaced by a mark ("[email]", "[ip]").
+
+    For text the service did not write itself, such as a library's log message ("ratelimit ...
+    (203.0.113.7) exceeded"), a path a client sent, or an exception's message: a log line must never
+    carry either. The cheap membership tests keep the common case (no "@", no digits) fast.
+    """
+    if "@" in text or "%40" in text.lower():
+        text = _EMAIL.sub(EMAIL_MARK, text)
+    if ":" in text:
+        text = _IPV6.sub(_ip_or_text, text)
+    if "." in text:
+        text = _IPV4.sub(_ip_or_text, text)
+    return text

@@ -54,12 +54,7 @@ def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
     reported = db.session.scalar(
         sa.select(sa.func.count()).where(Comment.site_id == site.id, queue_filter(Queue.REPORTED))
     )
-    oldest = db.session.scalar(
-        sa.select(Comment.created_at)
-        .where(Comment.site_id == site.id, Comment.status == Status.PENDING)
-        .order_by(Comment.id)
-        .limit(1)
-    )
+    oldest = db.session.scalar(_oldest_pending(sa.literal(site.id)))
     counts = {
         Queue.PENDING: by_status.get(Status.PENDING, 0),
         Queue.REPORTED: reported or 0,
@@ -70,8 +65,43 @@ def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
     }
     return {
         "counts": {q.value: n for q, n in counts.items()},
-        "oldest_pending_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
+        "oldest_pending_age_seconds": _age_seconds(now, oldest),
     }
+
+
+def _oldest_pending(site_id: sa.ColumnElement[int]) -> sa.Select[Any]:
+    """When the oldest pending comment of a site was written (the first in id order: one index probe)."""
+    return (
+        sa.select(_C.created_at)
+        .where(_C.site_id == site_id, _C.status == Status.PENDING)
+        .order_by(_C.id)
+        .limit(1)
+    )
+
+
+def _age_seconds(now: datetime, then: datetime | None) -> int | None:
+    return int((now - then).total_seconds()) if then else None
+
+
+_SITE = Site.__table__
+# Every site with its pending count and oldest pending comment: per site, one range of the index
+# ix_comment_site_status_id counted (index-only) and its first entry probed, so a scrape costs the
+# number of sites plus the number of pending comments, never the size of the table.
+_PENDING_BY_SITE = sa.select(
+    _SITE.c.slug,
+    sa.select(sa.func.count()).where(_C.site_id == _SITE.c.id, _C.status == Status.PENDING)
+    .correlate(_SITE).scalar_subquery().label("pending"),
+    _oldest_pending(_SITE.c.id).correlate(_SITE).scalar_subquery().label("oldest"),
+).order_by(_SITE.c.slug)
+
+
+def pending_by_site(now: datetime) -> list[tuple[str, int, int]]:
+    """(slug, pending comments, age in seconds of the oldest or 0) for every site: the metrics' queue numbers,
+    by the same definition as queue_counts' `pending` and `oldest_pending_age_seconds`."""
+    return [
+        (slug, pending, _age_seconds(now, oldest) or 0)
+        for slug, pending, oldest in db.session.execute(_PENDING_BY_SITE).all()
+    ]
 
 
 _HISTORY_OF = _COMMENT.alias("history_of")
