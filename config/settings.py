@@ -30,7 +30,7 @@ Every variable the service reads is listed once, here:
 | MAJLIS_LOG_LEVEL | INFO | level of the service's log lines (access lines are INFO) |
 | MAJLIS_METRICS_TOKEN | unset | set: `GET /metrics` needs `Authorization: Bearer <token>`, else 401 |
 | MAJLIS_METRICS_PUBLIC | production: false, else true | no token: `/metrics` open to anyone (true) or 404 (false) |
-| PROMETHEUS_MULTIPROC_DIR | gunicorn.conf.py: <MAJLIS_STACK_DIR or instance>/metrics/<bind> | read by prometheus-client: where workers keep metrics so a scrape sums them (emptied when gunicorn starts) |
+| PROMETHEUS_MULTIPROC_DIR | <stack or instance dir>/metrics/<bind> | workers keep metrics there for a scrape to sum |
 
 Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, README "Production"):
 
@@ -39,7 +39,7 @@ Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, READM
 | MAJLIS_BIND | 127.0.0.1:8000 | gunicorn's address (stack.sh binds its socket, make run 127.0.0.1:$PORT) |
 | WEB_CONCURRENCY | 2 | gunicorn sync workers (about 2 x cores + 1 behind nginx) |
 | MAJLIS_WORKER_TIMEOUT | 30 | seconds before gunicorn replaces a silent worker |
-| MAJLIS_ACCESS_LOG | - (stderr); off with JSON logs | gunicorn's access log file; empty turns it off (with JSON logs the app writes the access lines) |
+| MAJLIS_ACCESS_LOG | - (stderr); JSON logs: off | gunicorn's access log file; empty: off (JSON logs: the app's lines) |
 | MAJLIS_STACK_DIR | instance/stack | stack.sh: rendered nginx.conf, pid files, logs, temp files, socket |
 | MAJLIS_LISTEN | 127.0.0.1:8080 | stack.sh: nginx's listen address |
 | MAJLIS_GUNICORN, MAJLIS_NGINX | .venv/bin/gunicorn, nginx | stack.sh: the binaries |

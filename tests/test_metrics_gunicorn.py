@@ -27,6 +27,7 @@ from comment_service import create_app, services
 from comment_service.extensions import db
 from comment_service.moderation.status import ModerationMode
 from tests.conftest import ORIGIN, comment_payload
+from tests.netfaults import free_port
 from tests.test_privacy import EMAILS, email_forms, ip_forms
 
 pytestmark = pytest.mark.slow
@@ -36,11 +37,6 @@ TOKEN = "metrics-token-for-the-test"
 FORWARDED_IP = "203.0.113.77"
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -114,7 +110,7 @@ def serve(tmp_path: Path) -> Iterator:
     started: list[Gunicorn] = []
 
     def start() -> Gunicorn:
-        port = _free_port()
+        port = free_port()
         stderr_path = tmp_path / f"stderr-{port}.log"
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("MAJLIS_", "PROMETHEUS_"))},

@@ -25,6 +25,7 @@ from comment_service.extensions import db
 from comment_service.moderation.status import ModerationMode
 from comment_service.services.sites import issue_api_key
 from tests.conftest import auth, comment_payload, post
+from tests.netfaults import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1/sites/careful"
@@ -108,11 +109,6 @@ def test_the_document_describes_the_header(client):
 
 # --- over real sockets ----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _seed(uri: str) -> tuple[str, list[int]]:
     app = create_app(test_config={"SQLALCHEMY_DATABASE_URI": uri})
@@ -169,7 +165,7 @@ def test_utf8_names_over_werkzeugs_server(tmp_path):
 def test_utf8_names_over_gunicorn(tmp_path):
     uri = f"sqlite:///{tmp_path / 'majlis.db'}"
     key, _ = _seed(uri)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MAJLIS_ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": uri}
     env.pop("TEST_DATABASE_URL", None)
     with (tmp_path / "gunicorn.log").open("wb") as log:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import post
+from tests.netfaults import redis_up
 
 
 @pytest.fixture
@@ -53,17 +54,8 @@ def test_successful_answers_carry_no_retry_after(client, site):
     assert "Retry-After" not in post(client).headers
 
 
-def _redis_up() -> bool:
-    import socket
 
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="no Redis on 127.0.0.1:6379")
 @pytest.mark.parametrize("app_config", [{
     "RATELIMIT_ENABLED": True, "MAJLIS_POST_RATE_LIMIT": "2 per minute",
     "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15",

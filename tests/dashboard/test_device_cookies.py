@@ -8,7 +8,6 @@ device. Run against the in-process store and against a real Redis (database 11).
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
@@ -17,21 +16,15 @@ from itsdangerous import URLSafeTimedSerializer
 
 from comment_service.extensions import limiter
 from tests.dashboard.conftest import PASSWORD, csrf, login, make_moderator
+from tests.netfaults import redis_up
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 COOKIE_NAME = "majlis_device"
 OWNER_IP, ATTACKER_IP, NEW_IP = "203.0.113.7", "198.51.100.66", "192.0.2.80"
 
 
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
-
-STORES = ["memory://", pytest.param(REDIS_URL, marks=pytest.mark.skipif(not _redis_up(), reason="no Redis on :6379"))]
+STORES = ["memory://", pytest.param(REDIS_URL, marks=pytest.mark.skipif(not redis_up(), reason="no Redis on :6379"))]
 
 
 @pytest.fixture(params=STORES)

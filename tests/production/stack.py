@@ -26,17 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.netfaults import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 _NGINX = os.environ.get("MAJLIS_NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"  # as deploy/stack.sh finds it
 NGINX = _NGINX if os.access(_NGINX, os.X_OK) else None
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
