@@ -1,14 +1,13 @@
 """Flask extensions, created unbound and initialised in create_app()."""
 from __future__ import annotations
 
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from comment_service.ratelimit import Limiter
+from comment_service.ratelimit import Limiter, client_key
 
 # Named constraints, so Alembic migrations can refer to them on every back end.
 NAMING = {
@@ -28,9 +27,9 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-# get_remote_address reads request.remote_addr, which ProxyFix sets only for trusted hops. A store
+# Per-client limits count a keyed digest of the client's address (ratelimit.client_key). A store
 # failure never fails a request: see comment_service/ratelimit.py.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+limiter = Limiter(key_func=client_key, default_limits=[])
 # CSRF tokens for the dashboard's forms and fetch calls; checked by the dashboard blueprint only
 # (WTF_CSRF_CHECK_DEFAULT is off), so the JSON API and the widget are untouched.
 csrf = CSRFProtect()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import lru_cache
 from typing import Any, cast
 
 import flask
@@ -22,8 +23,26 @@ from limits.strategies import RateLimiter
 
 import comment_service.limits_sqlite  # noqa: F401  (registers the sqlite:// storage scheme)
 from comment_service import metrics
+from comment_service.moderation import privacy
 
 log = logging.getLogger(__name__)
+
+
+
+@lru_cache(maxsize=8)
+def _client_key_secret(secret: str) -> bytes:
+    return privacy.derive_key(secret, "rate-limit-client")
+
+
+def client_key() -> str:
+    """Whom a per-client limit counts: a keyed digest of the client's address (request.remote_addr,
+    which ProxyFix sets only for trusted hops). The whole address, not its /24 like stored
+    comments, so neighbours behind one network do not share a limit; never the address itself,
+    which would sit in the store's keys (Redis) and in Flask-Limiter's log line of a breach."""
+    digest = privacy.keyed_digest(_client_key_secret(flask.current_app.config["SECRET_KEY"]),
+                                  flask.request.remote_addr or "")
+    return "client:" + digest[:32]
+
 
 _REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "valkey", "valkeys", "valkey+unix")
 

@@ -70,7 +70,9 @@ def test_limits_are_kept_in_redis(app, client, site):
     store = redis.Redis.from_url("redis://127.0.0.1:6379/15")
     assert post(client).status_code == 201
     assert post(client).status_code == 201
-    assert any(b"LIMITS" in k for k in store.keys("*"))  # the counter lives in Redis, not in this process
+    keys = store.keys("*")
+    assert any(b"LIMITS" in k for k in keys)  # the counter lives in Redis, not in this process
+    assert not any(b"127.0.0.1" in k for k in keys)  # the client's address is not in the store's keys
     r = post(client)
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
     limiter.reset()

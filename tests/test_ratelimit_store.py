@@ -13,6 +13,7 @@ import time
 import pytest
 
 from comment_service.extensions import limiter
+from comment_service.ratelimit import client_key
 from tests.conftest import comment_payload, post
 from tests.dashboard.conftest import PASSWORD, login, make_moderator
 from tests.netfaults import TcpProxy, free_port, full_backlog_listener, redis_up, silent_listener
@@ -127,7 +128,9 @@ def test_limits_go_back_to_redis_when_it_answers_again(app, client, site, store,
             assert post_from(client, f"198.51.100.{n}").status_code == 201
         assert not limiter.degraded
         assert post_from(client, "198.51.100.200").status_code == 201
-        assert any(b"198.51.100.200" in k for k in db14.keys("LIMITS*"))  # counted in Redis again
+        with app.test_request_context(environ_base={"REMOTE_ADDR": "198.51.100.200"}):
+            counted_as = client_key().encode()
+        assert any(counted_as in k for k in db14.keys("LIMITS*"))  # counted in Redis again
         assert client.get("/readyz").get_json() == {
             "status": "ok", "checks": {"database": "ok", "rate_limit_store": "ok"}}
         # Cut it mid-way again: the next write still succeeds, per process.
