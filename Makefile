@@ -30,7 +30,7 @@ demo: migrate
 
 run: demo
 	@echo "Majlis on http://127.0.0.1:$(PORT)  (API: /api/v1/openapi.json, dashboard: /dashboard/)"
-	$(BIN)/gunicorn --config deploy/gunicorn.conf.py --bind 127.0.0.1:$(PORT)
+	MAJLIS_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn --config deploy/gunicorn.conf.py
 
 # TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test  runs it on PostgreSQL.
 # PYTEST_ARGS="-m 'not production'" make test  leaves out the production stack (tests/production).
