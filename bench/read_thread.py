@@ -227,7 +227,10 @@ def main() -> int:
         wrk = ensure_wrk()
         db_url, drop_db = prepare_database(args.database_url, tmp)
         env = {**os.environ, "FLASK_APP": "wsgi", "MAJLIS_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-               "DATABASE_URL": db_url, "MAJLIS_RATELIMIT_ENABLED": "false"}
+               "DATABASE_URL": db_url, "MAJLIS_RATELIMIT_ENABLED": "false",
+               # No access lines on either side (gunicorn runs both with --log-level warning and no
+               # access log): the app's own JSON access line would be measured against nothing.
+               "MAJLIS_LOG_LEVEL": "WARNING"}
         log("flask db upgrade")
         upgrade = [str(BIN / "flask"), "db", "upgrade"]
         if (up := subprocess.run(upgrade, cwd=ROOT, env=env, capture_output=True, text=True, check=False)).returncode:

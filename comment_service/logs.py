@@ -109,7 +109,10 @@ def configure_logging(app: Flask) -> None:
 
 def access_line(status: int, duration_ms: float) -> None:
     """The access line of the current request (JSON mode only: in text mode gunicorn's access log serves)."""
-    logging.getLogger(ACCESS_LOGGER).info(
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not logger.isEnabledFor(logging.INFO):  # MAJLIS_LOG_LEVEL=WARNING: nothing to build
+        return
+    logger.info(
         "%s %s %s", request.method, request.path[:PATH_MAX], status,
         extra={"status": status, "duration_ms": round(duration_ms, 2)},
     )

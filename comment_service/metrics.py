@@ -75,12 +75,20 @@ _DB_ERROR_KINDS = frozenset(
 )
 
 
+# The labelled children of REQUESTS and DURATION, by (endpoint, method, status): a bounded set.
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
     """Count one answer and its time. Never raises: metrics must not turn an answer into an error."""
     try:
-        endpoint = endpoint or "none"
-        REQUESTS.labels(endpoint, method if method in METHODS else "other", str(status)).inc()
-        DURATION.labels(endpoint, str(status)).observe(seconds)
+        key = (endpoint or "none", method if method in METHODS else "other", status)
+        children = _children.get(key)
+        if children is None:  # labels() costs a lock and a lookup: once per label set per process
+            children = _children[key] = (REQUESTS.labels(key[0], key[1], str(status)),
+                                         DURATION.labels(key[0], str(status)))
+        children[0].inc()
+        children[1].observe(seconds)
     except Exception:
         log.warning("could not record request metrics", exc_info=True)
 

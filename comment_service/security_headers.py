@@ -22,6 +22,8 @@ to their views (widget scripts, thread reads).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Flask, Response, current_app, request
 
 DASHBOARD_PREFIX = "/dashboard"
@@ -70,26 +72,40 @@ def _in_dashboard(path: str) -> bool:
     return path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/")
 
 
-def headers_for(path: str, endpoint: str | None, hsts_seconds: int) -> dict[str, str]:
-    """The security headers an answer to `path` (routed to `endpoint`, if any) carries."""
+def _surface(path: str, endpoint: str | None) -> str:
     if _in_dashboard(path):
-        surface = DASHBOARD
-    elif endpoint in DEMO_PAGES:
-        surface = DEMO
-    else:
-        surface = OTHER
-    headers = {**EVERY, **surface}
+        return "dashboard"
+    return "demo" if endpoint in DEMO_PAGES else "other"
+
+
+_SURFACES = {"dashboard": DASHBOARD, "demo": DEMO, "other": OTHER}
+
+
+@lru_cache(maxsize=16)
+def _headers(surface: str, hsts_seconds: int) -> tuple[tuple[str, str, str], ...]:
+    """(lowercased name, name, value) of a surface's headers: built once, not on every answer."""
+    headers = {**EVERY, **_SURFACES[surface]}
     if hsts_seconds > 0:
         headers["Strict-Transport-Security"] = f"max-age={hsts_seconds}; includeSubDomains"
-    return headers
+    return tuple((name.lower(), name, value) for name, value in headers.items())
+
+
+def headers_for(path: str, endpoint: str | None, hsts_seconds: int) -> dict[str, str]:
+    """The security headers an answer to `path` (routed to `endpoint`, if any) carries."""
+    return {name: value for _, name, value in _headers(_surface(path, endpoint), hsts_seconds)}
 
 
 def secure(response: Response) -> Response:
     """Give an answer its security headers (the after_request below; also called by the error
-    handlers for an answer that replaces a failed after_request, since Flask then skips the rest)."""
-    for name, value in headers_for(request.path, request.endpoint, current_app.config["MAJLIS_HSTS_SECONDS"]).items():
-        response.headers.setdefault(name, value)
-    if _in_dashboard(request.path) and request.endpoint != "dashboard.static":
+    handlers for an answer that replaces a failed after_request, since Flask then skips the rest).
+    A header the view set is kept. One pass over the answer's headers: this runs on every request."""
+    path, endpoint = request.path, request.endpoint
+    surface = _surface(path, endpoint)
+    present = {name.lower() for name in response.headers.keys()}
+    for lowered, name, value in _headers(surface, current_app.config["MAJLIS_HSTS_SECONDS"]):
+        if lowered not in present:
+            response.headers.add(name, value)
+    if surface == "dashboard" and endpoint != "dashboard.static":
         response.headers["Cache-Control"] = "no-store"
         response.vary.add("Cookie")
     return response

@@ -142,6 +142,7 @@ class TextRefused(ValueError):
 class _Compiled:
     refused: tuple[tuple[regex.Pattern[str], CharClass], ...]
     removals: tuple[regex.Pattern[str], ...]  # each: (?P<keep>context)|class, or just the class
+    special: regex.Pattern[str] | None  # any character the policy refuses or may remove: one scan finds none
 
 
 def _keep(match: regex.Match[str]) -> str:
@@ -154,17 +155,20 @@ _compiled_policies: dict[tuple[str, bool], _Compiled] = {}
 def _compiled(policy: TextPolicy, multiline: bool) -> _Compiled:
     key = (policy.name, multiline)
     if key not in _compiled_policies:
-        refused, removals = [], []
+        refused, removals, special = [], [], []
         for cls in CHAR_CLASSES:
             how = policy.treatments[cls.name]
             chars = r"[\p{Cc}--[\t\n]]" if cls.name == "control" and multiline else cls.chars
+            if how is not Treatment.KEEP:
+                special.append(chars)
             if how is Treatment.REFUSE:
                 refused.append((regex.compile(chars, regex.V1), cls))
             elif how is Treatment.REMOVE:
                 removals.append(regex.compile(f"(?P<keep>(?!))|{chars}", regex.V1))
             elif how is Treatment.IN_CONTEXT:
                 removals.append(regex.compile(f"(?P<keep>{cls.context})|{chars}", regex.V1))
-        _compiled_policies[key] = _Compiled(tuple(refused), tuple(removals))
+        union = regex.compile("|".join(special), regex.V1) if special else None
+        _compiled_policies[key] = _Compiled(tuple(refused), tuple(removals), union)
     return _compiled_policies[key]
 
 
@@ -176,6 +180,10 @@ def clean_text(text: str, policy: TextPolicy, multiline: bool = False) -> str:
     Raises TextRefused for a character the policy refuses, or a letter under too many marks."""
     text = normalise(text)
     compiled = _compiled(policy, multiline)
+    if compiled.special is None or compiled.special.search(text) is None:  # the usual case: nothing to do
+        if policy.refuse_mark_stacks and _MARK_STACK.search(text):
+            raise TextRefused("invalid_characters", "Too many marks are stacked on one letter.")
+        return text.strip()
     for pattern, cls in compiled.refused:
         if pattern.search(text):
             raise TextRefused(cls.code, cls.message)
