@@ -40,7 +40,7 @@ def client_key() -> str:
     comments, so neighbours behind one network do not share a limit; never the address itself,
     which would sit in the store's keys (Redis) and in Flask-Limiter's log line of a breach."""
     digest = privacy.keyed_digest(_client_key_secret(flask.current_app.config["SECRET_KEY"]),
-                                  flask.request.remote_addr or "")
+                                  flask.request.remote_addr or "127.0.0.1")  # as get_remote_address
     return "client:" + digest[:32]
 
 
