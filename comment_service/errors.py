@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request
 
 from comment_service import database
 from comment_service.extensions import limiter
+from comment_service.moderation.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound
 from comment_service.security_headers import headers_for, secure
 
 log = logging.getLogger(__name__)
@@ -45,18 +46,9 @@ HTTP_CODES = {
     500: ("internal_error", "Something went wrong on our side."),
     503: ("unavailable", "The service is unavailable; try again in a moment."),
 }
+# The one place a domain failure becomes an HTTP status.
+DOMAIN_STATUS: dict[type[DomainError], int] = {Invalid: 422, NotFound: 404, Forbidden: 403, Conflict: 409}
 DATABASE_UNAVAILABLE = ("database_unavailable", "The service cannot reach its database; try again in a moment.")
-
-
-class FieldError(str):
-    """A field message that carries its stable code (marshmallow treats it as a plain string)."""
-
-    code: str
-
-    def __new__(cls, code: str, message: str) -> FieldError:
-        obj = super().__new__(cls, message)
-        obj.code = code
-        return obj
 
 
 class ApiError(Exception):
@@ -74,6 +66,13 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
         self.fields = fields
         self.headers = headers or {}
+
+
+def from_domain(err: DomainError) -> ApiError:
+    """The HTTP answer of a domain failure (DOMAIN_STATUS; Retry-After when the error names one)."""
+    status = next(code for kind, code in DOMAIN_STATUS.items() if isinstance(err, kind))
+    headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+    return ApiError(status, err.code, err.message, err.fields, headers)
 
 
 def field_errors(messages: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
@@ -149,6 +148,10 @@ def register_errorhandlers(app: Flask) -> None:
         database.safe_rollback()  # a refused use case leaves nothing half-done in the session
         fields = field_errors(err.fields) if err.fields else None
         return error_response(err.status, err.code, err.message, fields, err.headers)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(err: DomainError):
+        return _api_error(from_domain(err))
 
     @app.errorhandler(ValidationError)
     def _validation_error(err: ValidationError):

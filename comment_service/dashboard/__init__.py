@@ -20,9 +20,10 @@ from werkzeug.wrappers import Request
 
 from comment_service.dashboard import i18n
 from comment_service.dashboard.auth import load_moderator, wants_json
-from comment_service.errors import ApiError, error_response, retry_after, unexpected
+from comment_service.errors import ApiError, error_response, from_domain, retry_after, unexpected
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
+from comment_service.moderation.errors import DomainError
 from comment_service.security_headers import DASHBOARD_PREFIX, secure
 
 bp = Blueprint(
@@ -106,6 +107,11 @@ def _api_error(err: ApiError) -> Any:
     key = f"error_{err.code}"
     message = t(key) if key in i18n.catalog(i18n.DEFAULT) else err.message
     return _error_page(err.status, err.code, message, err.headers)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(err: DomainError) -> Any:
+    return _api_error(from_domain(err))
 
 
 @bp.errorhandler(CSRFError)

@@ -8,8 +8,8 @@ from typing import Any
 from email_validator import EmailNotValidError
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validates_schema
 
-from comment_service.errors import FieldError
 from comment_service.moderation import privacy
+from comment_service.moderation.errors import FieldError
 from comment_service.moderation.text import normalise
 from comment_service.schemas.fields import (
     BODY_CHECK,

@@ -7,7 +7,7 @@ from typing import Any
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 from marshmallow import ValidationError, fields, validate
 
-from comment_service.errors import FieldError
+from comment_service.moderation.errors import FieldError
 from comment_service.moderation.sanitize import sanitize_body, text_of
 from comment_service.moderation.text import (
     LINE,

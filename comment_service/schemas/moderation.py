@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from comment_service.errors import FieldError
+from comment_service.moderation.errors import FieldError
 from comment_service.moderation.status import Action, RejectReason, ReportReason, Status
 from comment_service.schemas.fields import (
     ID_MAX,

@@ -5,10 +5,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from comment_service.errors import ApiError
 from comment_service.extensions import db
 from comment_service.models import Site, SiteApiKey, utcnow
 from comment_service.moderation import privacy
+from comment_service.moderation.errors import NotFound
 from comment_service.moderation.rules import Policy
 from comment_service.moderation.status import ModerationMode
 
@@ -17,7 +17,7 @@ def get_site(slug: str) -> Site:
     """The site with this slug, or 404."""
     site = db.session.scalar(sa.select(Site).where(Site.slug == slug))
     if site is None:
-        raise ApiError(404, "site_not_found", "No site with this id.")
+        raise NotFound("site_not_found", "No site with this id.")
     return site
 
 
