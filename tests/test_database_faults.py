@@ -21,7 +21,7 @@ from flask import Flask, request
 
 from comment_service.extensions import db
 from comment_service.models import Comment, ModeratorRole
-from tests.conftest import TEST_DATABASE_URL, comment_payload, post
+from tests.conftest import TEST_DATABASE_URL, comment_payload, db_scalars, post
 from tests.dashboard.conftest import PASSWORD, csrf, login, make_moderator
 
 ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
@@ -68,7 +68,7 @@ def kill_app_connections(pg: sa.Engine) -> int:
 
 def stored_bodies() -> list[str]:
     db.session.rollback()
-    return list(db.session.scalars(sa.select(Comment.body_source)))
+    return list(db_scalars(sa.select(Comment.body_source)))
 
 
 def own_context(call: Callable[[], Any]) -> Any:

@@ -16,7 +16,7 @@ from comment_service.extensions import db
 from comment_service.models import Comment, ModeratorRole
 from comment_service.moderation.status import Action, ModerationMode
 from comment_service.services import moderation, moderators
-from comment_service.services.moderation import Change
+from comment_service.services.moderation import Decision
 from comment_service.services.sites import update_settings
 from tests.browser.conftest import ARTIFACTS, LiveServer
 
@@ -132,7 +132,7 @@ def test_a_stale_action_is_refused_with_a_message(page, desk, live_server):
     cid = desk.comment("Something the author will edit")
     sign_in(page, live_server, desk.moderator("amal"))
     with live_server.app.app_context():  # meanwhile the comment changes (a rule, another tool...)
-        moderation.decide(services.get_site(desk.slug), cid, Change(Action.SPAM, 1, "system", "test"))
+        moderation.decide(services.get_site(desk.slug), cid, Decision(Action.SPAM, 1), "test")
     page.keyboard.press("a")
     message = item(page, cid).locator(".item-message[role=alert]")
     message.wait_for()
