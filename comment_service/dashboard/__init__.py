@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, make_response, render_template, request, session
+from flask import Blueprint, g, make_response, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from marshmallow import ValidationError
@@ -41,10 +41,6 @@ def t(key: str, count: int | None = None, **values: Any) -> str:
 @bp.before_request
 def _before() -> None:
     """Who is asking, in which language; refuse a state change without a valid CSRF token."""
-    # `g` outlives a request when an app context was already pushed (the test suite does that):
-    # start clean, so neither a failed sign-in nor a CSRF token of another session carries over.
-    for name in ("login_failed", current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
-        g.pop(name, None)
     g.moderator = load_moderator()
     g.lang = i18n.pick_language(g.moderator.language if g.moderator else None, session.get("lang"),
                                 request.accept_languages)
