@@ -178,10 +178,9 @@ def test_approve_publishes_and_writes_audit_in_the_same_transaction(client, key,
     assert c["status"] == "approved" and c["revision"] == 2
     page = client.get(f"{API}/comments?thread=article-42").get_json()
     assert [x["id"] for x in page["comments"]] == [held[0]] and page["thread"]["comment_count"] == 1
-    actions = db_scalars(sa.select(ModerationAction).where(ModerationAction.comment_id == held[0]))
-    assert [(a.from_status and a.from_status.value, a.to_status.value, a.actor_type) for a in actions] == [
-        (None, "pending", "rule"), ("pending", "approved", "moderator")]
-    assert actions[1].actor_id.endswith("/amal") and actions[1].note == "fine"
+    # the audit row and the event of a decision: tests/test_changes.py; here, who and the note as sent
+    last = db_scalars(sa.select(ModerationAction).where(ModerationAction.comment_id == held[0]))[-1]
+    assert last.actor_id.endswith("/amal") and last.note == "fine"
 
 
 def test_stale_revision_is_409_and_changes_nothing(client, key, held):
@@ -189,9 +188,7 @@ def test_stale_revision_is_409_and_changes_nothing(client, key, held):
     r = _decide(client, key, held[0], "reject", 1, reason="abuse")
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "stale_revision"
     assert "revision 2" in r.get_json()["error"]["message"]
-    assert db_get(Comment, held[0]).status.value == "approved"
-    assert db_scalar(sa.select(sa.func.count()).select_from(ModerationAction)
-                             .where(ModerationAction.comment_id == held[0])) == 2
+    assert db_get(Comment, held[0]).status.value == "approved"  # nothing else written: tests/test_changes.py
 
 
 def test_transition_that_does_not_apply_is_409(client, key, held):
