@@ -67,7 +67,6 @@ def kill_app_connections(pg: sa.Engine) -> int:
 
 
 def stored_bodies() -> list[str]:
-    db.session.rollback()
     return list(db_scalars(sa.select(Comment.body_source)))
 
 
@@ -85,8 +84,6 @@ def own_context(call: Callable[[], Any]) -> Any:
 def killed_mid_statement(pg: sa.Engine, table: str, call: Callable[[], Any]) -> Any:
     """Run `call` in a thread while `table` is locked, kill the backend that waits on the lock
     (the request's, mid-statement), release the lock, and return what `call` returned."""
-    db.session.commit()  # the test's own session holds no lock
-    db.session.remove()
     result: dict[str, Any] = {}
     with pg.connect() as locker:
         locker.execute(sa.text("BEGIN"))

@@ -200,12 +200,11 @@ def test_concurrent_retries_with_one_key_store_one_comment(app, site):
     errors: list[BaseException] = []
 
     def retry(i: int) -> None:
-        try:
-            with app.app_context():
-                c = app.test_client()
-                barrier.wait(10)
-                r = c.post(API, json=payload, headers={KEY: "one-key"})
-                answers[i] = (r.status_code, r.headers.get("Idempotent-Replayed"), r.get_json())
+        try:  # each request has an app context of its own, as in a server's thread
+            c = app.test_client()
+            barrier.wait(10)
+            r = c.post(API, json=payload, headers={KEY: "one-key"})
+            answers[i] = (r.status_code, r.headers.get("Idempotent-Replayed"), r.get_json())
         except BaseException as err:
             errors.append(err)
 
