@@ -24,6 +24,7 @@ from comment_service.errors import ApiError, error_response, from_domain, retry_
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
 from comment_service.moderation.errors import DomainError
+from comment_service.moderation.roles import ModeratorRole
 from comment_service.security_headers import DASHBOARD_PREFIX, secure
 
 bp = Blueprint(
@@ -54,6 +55,7 @@ def _template_globals() -> dict[str, Any]:
     lang = g.get("lang", i18n.DEFAULT)
     return {
         "_": t, "lang": lang, "dir": "rtl" if lang in i18n.RTL else "ltr", "moderator": g.get("moderator"),
+        "is_admin": g.get("role") is ModeratorRole.ADMIN,
         "age": lambda when: i18n.age(lang, when, g.now) if when else "",
         "ago": lambda seconds: i18n.duration(lang, seconds, "ago"),
         "known_keys": i18n.catalog(i18n.DEFAULT),

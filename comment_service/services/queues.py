@@ -38,7 +38,16 @@ def queue_filter(queue: Queue) -> sa.ColumnElement[bool]:
     return sa.and_(_C.open_reports > 0, where) if queue is Queue.REPORTED else where
 
 
-def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class QueueCounts:
+    """How many comments wait in each queue (by queue name), and how long the oldest pending one has
+    waited, in seconds (None: none waits). QueueCountsSchema is its JSON."""
+
+    counts: dict[str, int]
+    oldest_pending_age_seconds: int | None
+
+
+def queue_counts(site: Site, now: datetime) -> QueueCounts:
     """How many comments wait in each queue, and how long the oldest pending one has waited."""
     by_status = dict(
         db.session.execute(
@@ -57,10 +66,7 @@ def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
         Queue.APPROVED: by_status.get(Status.APPROVED, 0),
         Queue.REJECTED: by_status.get(Status.REJECTED, 0),
     }
-    return {
-        "counts": {q.value: n for q, n in counts.items()},
-        "oldest_pending_age_seconds": _age_seconds(now, oldest),
-    }
+    return QueueCounts({q.value: n for q, n in counts.items()}, _age_seconds(now, oldest))
 
 
 def _oldest_pending(site_id: sa.ColumnElement[int]) -> sa.Select[Any]:
