@@ -133,3 +133,26 @@ def test_a_decision_ends_the_claim_so_another_moderator_can_act_next(client, key
     r = client.post(f"{API}/comments/{item['id']}/decision",
                     json={"action": "reject", "reason": "off_topic", "revision": 2}, headers=auth(key, "bilal"))
     assert r.status_code == 200 and r.get_json()["comment"]["status"] == "rejected"
+
+
+def test_the_compiled_dump_refuses_what_it_would_not_dump_like_the_schema():
+    """schemas/dump.py compiles the field kinds it knows; anything else fails when it is built, not in an answer."""
+    from marshmallow import Schema, fields
+
+    from comment_service.schemas.dump import compile_dump
+
+    class Renamed(Schema):
+        name = fields.String(attribute="author_name")
+
+    class Computed(Schema):
+        when = fields.Method("_when")
+
+        def _when(self, obj):
+            return None
+
+    class Deep(Schema):
+        outer = fields.Nested(ModeratorCommentSchema)
+
+    for schema in (Renamed, Computed, Deep):
+        with pytest.raises(TypeError):
+            compile_dump(schema)
