@@ -163,7 +163,10 @@ def _select_items(leased: sa.FromClause | None = None) -> sa.Select[Any]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+# The moderator's item and its parts are built for every row of a page or a claim: plain slotted
+# dataclasses (a frozen one costs twice as much to build; bench/queue_claim.py). Treat them as values:
+# a change makes a new one (ModeratorItem.changed).
+@dataclass(slots=True)
 class ThreadRef:
     """The thread a comment belongs to."""
 
@@ -171,7 +174,7 @@ class ThreadRef:
     title: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModeratorAuthor:
     """The author as moderators see them: with the email."""
 
@@ -181,7 +184,7 @@ class ModeratorAuthor:
     avatar: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClaimInfo:
     """Who holds an item and until when."""
 
@@ -189,7 +192,7 @@ class ClaimInfo:
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModeratorItem:
     """A comment as moderators see it: email, reasons, revision, claim and the author's record on the
     site (comments per status). ModeratorCommentSchema is its JSON; services.changes can change it."""
