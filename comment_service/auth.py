@@ -8,6 +8,7 @@ from typing import Any
 from flask import g, request
 
 from comment_service.errors import ApiError
+from comment_service.moderation.errors import NotFound
 from comment_service.services.sites import site_for_key
 
 
@@ -35,7 +36,7 @@ def require_site_key(view: Callable[..., Any]) -> Callable[..., Any]:
             raise ApiError(401, "invalid_api_key", "This API key is not valid (revoked or mistyped).",
                            headers={"WWW-Authenticate": 'Bearer realm="majlis", error="invalid_token"'})
         if owner.slug != site:
-            raise ApiError(404, "site_not_found", "No site with this id.")
+            raise NotFound("site_not_found", "No site with this id.")
         g.site = owner
         g.actor = f"key:{key[:12]}"
         return view(*args, site=owner, **kwargs)

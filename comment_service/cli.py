@@ -2,30 +2,26 @@
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-from comment_service import services
+from comment_service import demo, services
 from comment_service.api.converters import SLUG_PATTERN
-from comment_service.extensions import db
-from comment_service.models import ModeratorRole, Site, SiteApiKey, Thread
+from comment_service.models import Site
+from comment_service.moderation.roles import ModeratorRole
 from comment_service.moderation.status import ModerationMode
 from comment_service.moderation.urls import UrlRefused, normalise_origin
 from comment_service.services import moderators as moderator_accounts
-from comment_service.services.sites import issue_api_key, revoke_api_keys, site_for_key
+from comment_service.services import site_admin
+from comment_service.services.sites import find_site, issue_api_key, revoke_api_keys, site_for_key
+from comment_service.services.sites import list_sites as all_sites
 
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 
 sites = AppGroup("sites", help="Manage the sites that embed Majlis.")
-
-DEMO_SLUG = "demo"
-DEMO_THREAD = "coalition-isis-africa"
-DEMO_ORIGINS = ["http://127.0.0.1:{port}", "http://localhost:{port}"]
 
 
 def _check_origin(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
@@ -48,7 +44,7 @@ def create_site(slug: str, name: str, origins: list[str], mode: str) -> None:
     """Register a site that may embed the widget."""
     if not SLUG_RE.match(slug):
         raise click.BadParameter("use 1-64 lowercase letters, digits and dashes", param_hint="SLUG")
-    if db.session.scalar(sa.select(Site.id).where(Site.slug == slug)) is not None:
+    if find_site(slug) is not None:
         raise click.ClickException(f"site {slug!r} already exists")
     site = services.create_site(slug, name, origins, ModerationMode(mode))
     key = issue_api_key(site)
@@ -57,7 +53,7 @@ def create_site(slug: str, name: str, origins: list[str], mode: str) -> None:
 
 
 def _site_or_fail(slug: str) -> Site:
-    site = db.session.scalar(sa.select(Site).where(Site.slug == slug))
+    site = find_site(slug)
     if site is None:
         raise click.ClickException(f"no site {slug!r}")
     return site
@@ -91,7 +87,7 @@ def revoke_key(slug: str, prefix: str) -> None:
 def list_keys(slug: str) -> None:
     """List a site's keys by prefix, with when they were made and revoked."""
     site = _site_or_fail(slug)
-    for row in db.session.scalars(sa.select(SiteApiKey).where(SiteApiKey.site_id == site.id).order_by(SiteApiKey.id)):
+    for row in site_admin.api_keys(site):
         state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
         click.echo(f"{row.prefix}…\tcreated {row.created_at:%Y-%m-%d %H:%M}\t{state}")
 
@@ -99,7 +95,7 @@ def list_keys(slug: str) -> None:
 @sites.command("list")
 def list_sites() -> None:
     """List every site with its mode and origins."""
-    for site in db.session.scalars(sa.select(Site).order_by(Site.slug)):
+    for site in all_sites():
         origins = " ".join(site.allowed_origins) or "-"
         click.echo(f"{site.slug}\t{site.moderation_mode.value}\t{site.name}\t{origins}")
 
@@ -110,7 +106,8 @@ moderators = AppGroup("moderators", help="Manage the people who sign in to the d
 @moderators.command("create")
 @click.argument("email")
 @click.option("--site", "slugs", multiple=True, required=True, help="Site the moderator works on (repeatable).")
-@click.option("--role", type=click.Choice([r.value for r in ModeratorRole]), default="moderator", show_default=True)
+@click.option("--role", type=click.Choice([r.value for r in ModeratorRole]), default=ModeratorRole.MODERATOR.value,
+              show_default=True)
 @click.option("--name", default=None, help="Display name (default: the email's local part).")
 @click.option("--generate", is_flag=True, help="Generate a password and print it once instead of prompting.")
 def create_moderator(email: str, slugs: tuple[str, ...], role: str, name: str | None, generate: bool) -> None:
@@ -137,34 +134,16 @@ def create_moderator(email: str, slugs: tuple[str, ...], role: str, name: str | 
         click.echo(f"password (shown once, store it now): {password}")
 
 
-def demo_article() -> tuple[str, str]:
-    """The Arabic seed article: (headline, body)."""
-    text = resources.files("comment_service.demo").joinpath("article_ar.txt").read_text("utf-8")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[1], "\n\n".join(lines[2:])
-
-
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True, help="Port the demo pages are served on.")
+@with_appcontext  # `flask demo` has one anyway (FlaskGroup); app.cli.invoke (tests) does not
 def seed_demo(port: int) -> None:
     """Create (idempotently) the demo site and the thread of the Arabic seed article."""
-    origins = [o.format(port=port) for o in DEMO_ORIGINS]
-    site = db.session.scalar(sa.select(Site).where(Site.slug == DEMO_SLUG))
-    if site is None:
-        site = services.create_site(DEMO_SLUG, "Majlis demo", origins, ModerationMode.POST)
+    site, created, seeded = demo.seed_site(port)
+    if created:
         click.echo("created site demo")
-    elif not set(origins) <= set(site.allowed_origins):
-        site.allowed_origins = sorted(set(site.allowed_origins) | set(origins))
-        db.session.commit()
-    if db.session.scalar(sa.select(Thread.id).where(Thread.site_id == site.id, Thread.key == DEMO_THREAD)) is None:
-        title, _ = demo_article()
-        first, _ = services.submit_comment(
-            site, _demo_comment(title, None, "سارة", "قراءة مهمة، شكرا على التغطية."), None
-        )
-        services.submit_comment(
-            site, _demo_comment(title, first.id, "Omar", "Agreed — the Sahel part deserves more coverage."), None
-        )
-        click.echo(f"created thread {DEMO_THREAD} with 2 comments")
+    if seeded:
+        click.echo(f"created thread {demo.DEMO_THREAD} with 2 comments")
     # Development convenience only: the demo site's key in a file, so the README's curl session works.
     key_file = Path(current_app.config["MAJLIS_DEMO_KEY_FILE"])
     saved = key_file.read_text().strip() if key_file.exists() else ""
@@ -172,41 +151,31 @@ def seed_demo(port: int) -> None:
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(issue_api_key(site) + "\n")
         key_file.chmod(0o600)
-    click.echo(f"demo ready: site {DEMO_SLUG}, thread {DEMO_THREAD}, origins {' '.join(site.allowed_origins)}")
+    origins = " ".join(site.allowed_origins)
+    click.echo(f"demo ready: site {demo.DEMO_SLUG}, thread {demo.DEMO_THREAD}, origins {origins}")
     click.echo(f"demo API key in {key_file}")
     email, password = _demo_moderator(site)
     click.echo(f"dashboard: http://127.0.0.1:{port}/dashboard/  sign in as {email} / {password}")
     current_app.logger.debug("demo seeded")
 
 
-DEMO_MODERATOR = "moderator@demo.invalid"
-
-
 def _demo_moderator(site: Site) -> tuple[str, str]:
     """The demo site's admin account; its password is generated once and kept in a local file."""
     path = Path(current_app.config["MAJLIS_DEMO_MODERATOR_FILE"])
     saved = path.read_text().strip() if path.exists() else ""
-    moderator = moderator_accounts.find_moderator(DEMO_MODERATOR)
-    if moderator is None or not saved or moderator_accounts.authenticate(DEMO_MODERATOR, saved) is None:
+    moderator = moderator_accounts.find_moderator(demo.DEMO_MODERATOR)
+    if moderator is None or not saved or moderator_accounts.authenticate(demo.DEMO_MODERATOR, saved) is None:
         saved = moderator_accounts.generate_password()
         if moderator is None:
-            moderator = moderator_accounts.create_moderator(DEMO_MODERATOR, saved, "Demo moderator")
-            click.echo(f"created demo moderator {DEMO_MODERATOR}")
+            moderator = moderator_accounts.create_moderator(demo.DEMO_MODERATOR, saved, "Demo moderator")
+            click.echo(f"created demo moderator {demo.DEMO_MODERATOR}")
         else:
             moderator_accounts.set_password(moderator, saved)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(saved + "\n")
         path.chmod(0o600)
     moderator_accounts.grant(moderator, site, ModeratorRole.ADMIN)
-    return DEMO_MODERATOR, saved
-
-
-def _demo_comment(title: str, parent: int | None, name: str, body: str) -> dict:
-    return {
-        "thread": DEMO_THREAD, "thread_title": title, "thread_url": None, "parent_id": parent,
-        "author_name": name, "author_email": f"{name.lower()}@demo.invalid" if name.isascii() else "sara@demo.invalid",
-        "author_url": None, "body": body,
-    }
+    return demo.DEMO_MODERATOR, saved
 
 
 def register(app: Flask) -> None:

@@ -69,6 +69,18 @@ def safe_rollback() -> None:
     _twice(db.session.rollback, "rollback")
 
 
+def commit_keeping_state() -> None:
+    """Commit without expiring what the session holds: the answer is built from objects already
+    loaded, so nothing after the commit goes back to the database (a failure there would turn a
+    stored change into an error, and a retry would store it twice)."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def retry_read() -> bool:
     """Ask for this request to run once more if it is a read not already retried; True if it will be."""
     if request.method not in READ_METHODS or request.environ.get(_RETRIED):

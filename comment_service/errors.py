@@ -68,9 +68,25 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def status_of(err: DomainError) -> int:
+    """The HTTP status of a domain failure (DOMAIN_STATUS)."""
+    return next(code for kind, code in DOMAIN_STATUS.items() if isinstance(err, kind))
+
+
+def bulk_item(outcome: Any) -> dict[str, Any]:
+    """One item of a bulk decision's answer (BulkResultItemSchema) from a services.moderation.BulkOutcome:
+    what became of it, or why not, with the HTTP status each would have had alone."""
+    err = outcome.error
+    if err is None:
+        return {"id": outcome.id, "ok": True, "status_code": 200, "status": outcome.status,
+                "revision": outcome.revision}
+    return {"id": outcome.id, "ok": False, "status_code": status_of(err),
+            "error": {"code": err.code, "message": err.message}}
+
+
 def from_domain(err: DomainError) -> ApiError:
     """The HTTP answer of a domain failure (DOMAIN_STATUS; Retry-After when the error names one)."""
-    status = next(code for kind, code in DOMAIN_STATUS.items() if isinstance(err, kind))
+    status = status_of(err)
     headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
     return ApiError(status, err.code, err.message, err.fields, headers)
 

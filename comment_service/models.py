@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from comment_service.extensions import db
-from comment_service.moderation.status import ModerationMode, Status
+from comment_service.moderation.audit import Actor, AuditReason
+from comment_service.moderation.roles import ModeratorRole
+from comment_service.moderation.status import VISIBLE, ModerationMode, Status
 
-VISIBLE_VALUES = ("published", "approved")
+VISIBLE_VALUES = tuple(s.value for s in Status if s in VISIBLE)  # ("published", "approved")
 
 
 def utcnow() -> datetime:
@@ -36,15 +37,16 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
-def _enum(cls: type, name: str) -> sa.Enum:
-    """A portable enum column: a VARCHAR with a named CHECK constraint."""
+def _enum(cls: type, name: str, length: int = 16, constraint: bool = True) -> sa.Enum:
+    """A portable enum column: a VARCHAR, with a named CHECK constraint unless `constraint` is False
+    (the audit log's columns, plain VARCHARs since their first migration)."""
     return sa.Enum(
         cls,
         native_enum=False,
-        length=16,
+        length=length,
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
-        create_constraint=True,
+        create_constraint=constraint,
         name=name,
     )
 
@@ -168,7 +170,9 @@ class Claim(db.Model):
 
 
 class ModerationAction(db.Model):
-    """Append-only log of every status change: audit, queue metrics and training read it."""
+    """Append-only log of every change to a comment's status or revision, one row per change: the
+    durable record of the domain event services/changes.py records (its id is the event's id).
+    Audit, queue metrics and training read it."""
 
     __tablename__ = "moderation_action"
     __table_args__ = (sa.Index("ix_action_comment", "comment_id", "id"),)
@@ -177,11 +181,11 @@ class ModerationAction(db.Model):
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
     comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comment.id", ondelete="CASCADE"))
     revision: Mapped[int]
-    actor_type: Mapped[str] = mapped_column(sa.String(16))  # rule, moderator, author, system
+    actor_type: Mapped[Actor] = mapped_column(_enum(Actor, "actor_type", constraint=False))
     actor_id: Mapped[str | None] = mapped_column(sa.String(100))
     from_status: Mapped[Status | None] = mapped_column(_enum(Status, "from_status"))
     to_status: Mapped[Status] = mapped_column(_enum(Status, "to_status"))
-    reason_code: Mapped[str | None] = mapped_column(sa.String(64))
+    reason_code: Mapped[AuditReason | None] = mapped_column(_enum(AuditReason, "reason_code", 64, constraint=False))
     note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -232,12 +236,10 @@ class Ban(db.Model):
     created_by: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-
-class ModeratorRole(StrEnum):
-    """What a moderator may do on one site: moderate its queues, or also change its settings and keys."""
-
-    MODERATOR = "moderator"
-    ADMIN = "admin"
+    @property
+    def expired(self) -> bool:
+        """The ban has ended (it stays listed, flagged)."""
+        return self.expires_at is not None and self.expires_at <= utcnow()
 
 
 class Moderator(db.Model):

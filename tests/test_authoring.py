@@ -8,15 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from comment_service import services
-from comment_service.extensions import db
 from comment_service.models import Ban, Comment, ModerationAction, Thread, utcnow
 from comment_service.moderation.status import Action, Status
 from comment_service.read_cache import read_cache
 from comment_service.services import moderation
 from comment_service.services.identity import email_hmac
-from comment_service.services.moderation import Change
-from comment_service.services.sites import update_settings
-from tests.conftest import ORIGIN, post
+from comment_service.services.moderation import Decision
+from tests.conftest import ORIGIN, configure, db_add, db_get, db_run, db_scalar, db_scalars, post, statements
 from tests.test_openapi_schemathesis import schema as openapi
 
 THREAD = "/api/v1/sites/news/comments?thread=article-42"
@@ -43,12 +41,11 @@ def _delete(client, cid: int, token: str | None, slug: str = "news", **kwargs):
 
 
 def _stored(cid: int) -> Comment:
-    db.session.expire_all()
-    return db.session.get(Comment, cid)
+    return db_get(Comment, cid)
 
 
 def _actions(cid: int) -> list[ModerationAction]:
-    return list(db.session.scalars(
+    return list(db_scalars(
         sa.select(ModerationAction).where(ModerationAction.comment_id == cid).order_by(ModerationAction.id)
     ))
 
@@ -58,13 +55,11 @@ def _listed(client, url: str = THREAD) -> list[dict]:
 
 
 def _count() -> int:
-    db.session.expire_all()
-    return db.session.scalar(sa.select(Thread.comment_count))
+    return db_scalar(sa.select(Thread.comment_count))
 
 
 def _age(cid: int, minutes: float) -> None:
-    db.session.execute(sa.update(Comment).where(Comment.id == cid).values(created_at=utcnow() - timedelta(minutes=minutes)))
-    db.session.commit()
+    db_run(sa.update(Comment).where(Comment.id == cid).values(created_at=utcnow() - timedelta(minutes=minutes)))
 
 
 # --- editing ---------------------------------------------------------------------------------
@@ -92,8 +87,8 @@ def test_edit_is_a_new_revision_with_an_audit_row_and_shows_at_once(client, site
 
 
 @pytest.fixture
-def strict(site):
-    update_settings(site, {"banned_words": ["قمار"], "suspect_words": ["سياسة*"], "link_limit": 1})
+def strict(ctx, site):
+    configure(ctx, "news", {"banned_words": ["قمار"], "suspect_words": ["سياسة*"], "link_limit": 1})
     return site
 
 
@@ -111,10 +106,10 @@ EDIT_OUTCOMES = [
 
 
 @pytest.mark.parametrize(("start", "text", "status", "told", "reasons", "count"), EDIT_OUTCOMES)
-def test_an_edit_runs_the_pipeline_again(client, strict, start, text, status, told, reasons, count):
+def test_an_edit_runs_the_pipeline_again(ctx, client, strict, start, text, status, told, reasons, count):
     cid, token = _create(client, body="سياسة" if start == "pending" else "Fine words")
     if start == "approved":
-        moderation.decide(strict, cid, Change(Action.APPROVE, 1, "moderator", "mod"))
+        ctx(moderation.decide, strict, cid, Decision(Action.APPROVE, 1), "mod")
     assert _stored(cid).status.value == start
     r = _edit(client, cid, token, text)
     assert r.status_code == 200 and r.get_json()["status"] == told
@@ -197,35 +192,33 @@ def test_malformed_edits_are_4xx_and_change_nothing(client, site, kwargs, status
 def test_edits_can_only_touch_pending_published_or_approved(client, site):
     for status in (Status.REJECTED, Status.SPAM, Status.DELETED):
         cid, token = _create(client)
-        db.session.execute(sa.update(Comment).where(Comment.id == cid).values(status=status))
-        db.session.commit()
+        db_run(sa.update(Comment).where(Comment.id == cid).values(status=status))
         r = _edit(client, cid, token)
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_editable", status
         # one wording for all three: a spammer does not learn their comment was caught
         assert r.get_json()["error"]["message"] == "This comment can no longer be edited."
 
 
-def test_a_change_made_meanwhile_wins_over_the_edit(client, site, monkeypatch):
-    from comment_service.services import authoring
+def test_a_change_made_meanwhile_wins_over_the_edit(ctx, client, site, monkeypatch):
+    from comment_service.services import comments
 
     cid, token = _create(client, body="Original")
-    real = authoring.evaluate
+    real = comments.evaluate
 
     def moderator_decides_meanwhile(policy, submission):
-        moderation.decide(site, cid, Change(Action.APPROVE, 1, "moderator", "mod"))
+        ctx(moderation.decide, site, cid, Decision(Action.APPROVE, 1), "mod")
         return real(policy, submission)
 
-    monkeypatch.setattr(authoring, "evaluate", moderator_decides_meanwhile)
+    monkeypatch.setattr(comments, "evaluate", moderator_decides_meanwhile)
     r = _edit(client, cid, token)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "edit_conflict"
     stored = _stored(cid)
     assert (stored.body_source, stored.status, stored.revision) == ("Original", Status.APPROVED, 2)
 
 
-def test_a_banned_author_cannot_edit(client, site):
+def test_a_banned_author_cannot_edit(ctx, client, site):
     cid, token = _create(client)
-    db.session.add(Ban(site_id=site.id, kind="email", value_hmac=email_hmac("layla@example.org"), label="l***@example.org"))
-    db.session.commit()
+    db_add(Ban(site_id=site.id, kind="email", value_hmac=ctx(email_hmac, "layla@example.org"), label="l***@example.org"))
     r = _edit(client, cid, token)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "author_banned"
     assert _stored(cid).revision == 1
@@ -233,8 +226,7 @@ def test_a_banned_author_cannot_edit(client, site):
 
 def test_a_closed_thread_refuses_edits_but_not_deletes(client, site):
     cid, token = _create(client)
-    db.session.execute(sa.update(Thread).values(closed=True))
-    db.session.commit()
+    db_run(sa.update(Thread).values(closed=True))
     r = _edit(client, cid, token)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "thread_closed"
     assert _delete(client, cid, token).status_code == 204
@@ -271,12 +263,12 @@ def test_after_the_edit_window_403(client, site, method):
     assert _stored(cid).revision == 1
 
 
-def test_the_window_is_the_sites_setting(client, site):
-    update_settings(site, {"edit_window_minutes": 60})
+def test_the_window_is_the_sites_setting(ctx, client, site):
+    configure(ctx, "news", {"edit_window_minutes": 60})
     cid, token = _create(client)
     _age(cid, 59)
     assert _edit(client, cid, token).status_code == 200
-    update_settings(site, {"edit_window_minutes": 0})  # edits turned off
+    configure(ctx, "news", {"edit_window_minutes": 0})  # edits turned off
     cid, token = _create(client)
     assert _edit(client, cid, token).get_json()["error"]["code"] == "edit_window_closed"
 
@@ -343,8 +335,7 @@ def test_delete_hides_the_comment_with_an_audit_row(client, site):
 @pytest.mark.parametrize("status", [Status.PENDING, Status.APPROVED, Status.REJECTED, Status.SPAM])
 def test_an_author_may_withdraw_a_comment_in_any_status(client, site, status):
     cid, token = _create(client)
-    db.session.execute(sa.update(Comment).where(Comment.id == cid).values(status=status))
-    db.session.commit()
+    db_run(sa.update(Comment).where(Comment.id == cid).values(status=status))
     assert _delete(client, cid, token).status_code == 204
     assert _stored(cid).status is Status.DELETED
 
@@ -369,23 +360,23 @@ def test_a_deleted_comment_with_replies_stays_as_a_tombstone(client, site):
     assert page["thread"]["comment_count"] == 1  # tombstones are not counted
 
 
-def test_tombstones_follow_a_chain_of_hidden_ancestors(client, site):
+def test_tombstones_follow_a_chain_of_hidden_ancestors(ctx, client, site):
     a, a_token = _create(client, body="A")
     b, b_token = _create(client, body="B", parent_id=a)
     c, _ = _create(client, body="C", parent_id=b)
     d, _ = _create(client, body="D", parent_id=a)
     _delete(client, b, b_token)
     _delete(client, a, a_token)
-    moderation.decide(site, d, Change(Action.REJECT, 1, "moderator", "mod"))  # hidden, but nothing answers it
+    ctx(moderation.decide, site, d, Decision(Action.REJECT, 1), "mod")  # hidden, but nothing answers it
     listed = _listed(client)
     assert [x["id"] for x in listed] == [a, b, c]
     assert listed[0] == _tombstone(a, None) and listed[1] == _tombstone(b, a)
 
 
-def test_a_hidden_parent_of_any_kind_is_a_tombstone_that_says_nothing(client, site):
+def test_a_hidden_parent_of_any_kind_is_a_tombstone_that_says_nothing(ctx, client, site):
     parent, _ = _create(client, body="Secret words", author_url="https://layla.example")
     reply, _ = _create(client, body="Reply", parent_id=parent)
-    moderation.decide(site, parent, Change(Action.SPAM, 1, "moderator", "mod"))
+    ctx(moderation.decide, site, parent, Decision(Action.SPAM, 1), "mod")
     listed = client.get(THREAD)
     assert [c["id"] for c in listed.get_json()["comments"]] == [parent, reply]
     text = listed.get_data(as_text=True)
@@ -406,28 +397,20 @@ def test_tombstones_on_later_pages(client, site):
     assert second["comments"][0]["status"] == "deleted" and second["next_cursor"] is None
 
 
-def _statements(client, url: str = THREAD) -> list[str]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+def _statements(app, client, url: str = THREAD) -> list[str]:
+    with statements(app) as sent:
         assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return statements
+    return sent
 
 
-def test_no_extra_query_unless_a_parent_is_missing(client, site):
+def test_no_extra_query_unless_a_parent_is_missing(app, ctx, client, site):
     a, a_token = _create(client, body="A")
     _create(client, body="B", parent_id=a)
-    read_cache().clear()
-    assert len(_statements(client)) == 2  # the version probe and the page: replies to listed parents cost nothing
+    ctx(lambda: read_cache().clear())
+    assert len(_statements(app, client)) == 2  # the version probe and the page: replies to listed parents cost nothing
     _delete(client, a, a_token)
-    read_cache().clear()
-    assert len(_statements(client)) == 3  # one more, for the tombstone
+    ctx(lambda: read_cache().clear())
+    assert len(_statements(app, client)) == 3  # one more, for the tombstone
 
 
 def test_deleted_comments_cannot_be_answered(client, site):
@@ -438,7 +421,7 @@ def test_deleted_comments_cannot_be_answered(client, site):
 
 
 # Documented answers, checked against the served OpenAPI document like the schemathesis run checks them.
-def test_answers_match_the_document(app, client, site):
+def test_answers_match_the_document(ctx, app, client, site):
     parent, token = _create(client, body="Parent")
     _create(client, body="Reply", parent_id=parent)
     path = "/api/v1/sites/{site}/comments/{comment_id}"
@@ -461,4 +444,4 @@ def test_answers_match_the_document(app, client, site):
     page = openapi["/api/v1/sites/{site}/comments"]["GET"].Case(
         path_parameters={"site": "news"}, query={"thread": "article-42"}).call_and_validate(app=app)
     assert page.json()["comments"][0]["status"] == "deleted"
-    assert services.thread_counts(site, ["article-42"]) == {"article-42": 1}
+    assert ctx(services.thread_counts, site, ["article-42"]) == {"article-42": 1}

@@ -7,10 +7,8 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from comment_service.extensions import db
 from comment_service.models import Claim, Comment, ModerationAction
-from comment_service.services.sites import update_settings
-from tests.conftest import TEST_DATABASE_URL, auth, post
+from tests.conftest import TEST_DATABASE_URL, auth, configure, db_rows, db_run, db_scalar, db_scalars, post
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL or not TEST_DATABASE_URL.startswith("postgresql"),
@@ -22,8 +20,8 @@ ITEMS, MODERATORS = 120, 4
 
 
 @pytest.fixture
-def queue(app, client, site):
-    update_settings(site, {"mode": "pre"})
+def queue(ctx, app, client, site):
+    configure(ctx, "news", {"mode": "pre"})
     return [post(client, body=f"item {i}").get_json()["comment"]["id"] for i in range(ITEMS)]
 
 
@@ -68,13 +66,12 @@ def test_claiming_moderators_decide_every_item_exactly_once(app, key, queue):
     assert conflicts == []  # claims are exclusive, so no moderator ever meets another's item
     assert sorted(decided) == sorted(queue) and len(set(decided)) == ITEMS
     assert sum(1 for mine, _ in results if mine) >= 2  # the work really was shared
-    db.session.expire_all()
-    statuses = Counter(c.status.value for c in db.session.scalars(sa.select(Comment)))
+    statuses = Counter(c.status.value for c in db_scalars(sa.select(Comment)))
     assert statuses == {"approved": ITEMS // 2, "spam": ITEMS // 2}
-    audit = db.session.execute(
+    audit = db_rows(
         sa.select(ModerationAction.comment_id, sa.func.count())
         .where(ModerationAction.actor_type == "moderator").group_by(ModerationAction.comment_id)
-    ).all()
+    )
     assert len(audit) == ITEMS and all(n == 1 for _, n in audit)  # audit rows equal decisions
 
 
@@ -97,8 +94,7 @@ def test_racing_moderators_without_claims_get_explained_409s(app, key, queue):
     losers = [(status, code) for _, status, code in flat if status != 200]
     assert len(losers) == len(targets) * (MODERATORS - 1)
     assert set(losers) <= {(409, "stale_revision")}
-    db.session.expire_all()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ModerationAction)
+    assert db_scalar(sa.select(sa.func.count()).select_from(ModerationAction)
                              .where(ModerationAction.actor_type == "moderator")) == len(targets)
 
 
@@ -128,5 +124,4 @@ def test_simultaneous_claims_get_full_batches_that_never_overlap(app, key, queue
         assert [len(batch) for batch in got] == [limit] * n
         assert len(set(ids)) == n * limit
         assert sorted(ids) == queue[: n * limit]  # the oldest items, between them
-        db.session.execute(sa.delete(Claim))
-        db.session.commit()
+        db_run(sa.delete(Claim))

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from comment_service import services
 from comment_service.moderation.status import ModerationMode
-from tests.conftest import ORIGIN, comment_payload
+from tests.conftest import ORIGIN, comment_payload, new_site
 
 COMMENTS = "/api/v1/sites/news/comments"
 
@@ -33,8 +32,8 @@ def test_preflight_from_other_origin_refused(client, site, origin):
     assert "Access-Control-Allow-Origin" not in r.headers
 
 
-def test_origin_of_one_site_is_not_allowed_on_another(client, site):
-    services.create_site("other", "Other", ["https://other.example"], ModerationMode.POST)
+def test_origin_of_one_site_is_not_allowed_on_another(ctx, client, site):
+    new_site("other", "Other", ["https://other.example"], ModerationMode.POST)
     assert _preflight(client, ORIGIN, "/api/v1/sites/other/comments").status_code == 403
     assert _preflight(client, "https://other.example", "/api/v1/sites/other/comments").status_code == 204
 

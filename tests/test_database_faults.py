@@ -21,7 +21,7 @@ from flask import Flask, request
 
 from comment_service.extensions import db
 from comment_service.models import Comment, ModeratorRole
-from tests.conftest import TEST_DATABASE_URL, comment_payload, post
+from tests.conftest import TEST_DATABASE_URL, comment_payload, db_scalars, post
 from tests.dashboard.conftest import PASSWORD, csrf, login, make_moderator
 
 ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
@@ -67,8 +67,7 @@ def kill_app_connections(pg: sa.Engine) -> int:
 
 
 def stored_bodies() -> list[str]:
-    db.session.rollback()
-    return list(db.session.scalars(sa.select(Comment.body_source)))
+    return list(db_scalars(sa.select(Comment.body_source)))
 
 
 def own_context(call: Callable[[], Any]) -> Any:
@@ -85,8 +84,6 @@ def own_context(call: Callable[[], Any]) -> Any:
 def killed_mid_statement(pg: sa.Engine, table: str, call: Callable[[], Any]) -> Any:
     """Run `call` in a thread while `table` is locked, kill the backend that waits on the lock
     (the request's, mid-statement), release the lock, and return what `call` returned."""
-    db.session.commit()  # the test's own session holds no lock
-    db.session.remove()
     result: dict[str, Any] = {}
     with pg.connect() as locker:
         locker.execute(sa.text("BEGIN"))

@@ -14,11 +14,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from comment_service.extensions import db
 from comment_service.models import Comment
 from comment_service.moderation.sanitize import text_of
 from comment_service.moderation.text import has_visible_text
-from tests.conftest import post
+from tests.conftest import db_scalar, db_scalars, post
 
 PAYLOADS = [line for line in (Path(__file__).parent / "data" / "xss_payloads.txt").read_text("utf-8").splitlines()
             if line and not line.startswith("#")]
@@ -42,7 +41,7 @@ def test_no_payload_becomes_a_blank_comment(client, site):
             assert has_visible_text(text_of(html)), (payload, html)
             assert "onerror" not in html.lower() or "&lt;" in html or "onerror" in text_of(html).lower()
             published += 1
-    stored = db.session.scalars(sa.select(Comment.body_html)).all()
+    stored = db_scalars(sa.select(Comment.body_html))
     assert len(stored) == published and all(has_visible_text(text_of(h)) for h in stored)
     # Measured on this corpus: about a third is markup alone.
     assert refused >= 40 and published >= 60, (refused, published)
@@ -56,7 +55,7 @@ def test_markup_alone_is_a_body_field_error(client, site, body):
     assert r.get_json()["error"]["fields"]["body"] == [
         {"code": "no_visible_text", "message": "Write some text: markup alone shows nothing."}
     ]
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
+    assert db_scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
 
 
 def test_an_edit_to_markup_alone_is_refused_too(client, site):
@@ -95,7 +94,7 @@ def test_payloads_in_an_author_url_path_are_stored_percent_encoded(client, site)
         assert unquote(url) == unquote(sent), url  # the same resource
         stored += 1
     assert stored >= 140, stored
-    urls = db.session.scalars(sa.select(Comment.author_url)).all()
+    urls = db_scalars(sa.select(Comment.author_url))
     assert len(urls) == stored and all(not set(u) & set("\"'<>") for u in urls)
 
 

@@ -10,12 +10,18 @@ import pytest
 import sqlalchemy as sa
 from limits.storage import MemoryStorage
 
-from comment_service import services
-from comment_service.extensions import db
 from comment_service.models import Comment, IdempotentSubmission
 from comment_service.moderation.status import ModerationMode
-from comment_service.services.sites import update_settings
-from tests.conftest import ORIGIN, TEST_DATABASE_URL, comment_payload
+from tests.conftest import (
+    ORIGIN,
+    TEST_DATABASE_URL,
+    comment_payload,
+    configure,
+    db_rows,
+    db_run,
+    db_scalar,
+    new_site,
+)
 
 API = "/api/v1/sites/news/comments"
 KEY = "Idempotency-Key"
@@ -38,8 +44,7 @@ def send(client, payload=None, key: str | None = None, **headers):
 
 
 def stored() -> int:
-    db.session.expire_all()
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Comment))
+    return db_scalar(sa.select(sa.func.count()).select_from(Comment))
 
 
 def test_a_retry_with_the_same_key_answers_the_first_comment(client, site):
@@ -74,8 +79,8 @@ def test_the_same_key_with_another_request_is_refused(client, site):
     assert stored() == 1
 
 
-def test_keys_belong_to_their_site(client, site):
-    services.create_site("gazette", "The Gazette", [ORIGIN], ModerationMode.POST)
+def test_keys_belong_to_their_site(ctx, client, site):
+    new_site("gazette", "The Gazette", [ORIGIN], ModerationMode.POST)
     payload = comment_payload()
     a = send(client, payload, "shared-key").get_json()
     b = client.post("/api/v1/sites/gazette/comments", json=payload, headers={KEY: "shared-key"}).get_json()
@@ -98,14 +103,13 @@ def test_after_24_hours_a_key_is_new_and_old_rows_are_purged(client, site):
     payload = comment_payload()
     first = send(client, payload, "old-key").get_json()
     send(client, comment_payload(), "other-old-key")
-    for row in db.session.scalars(sa.select(IdempotentSubmission)):
-        row.created_at -= timedelta(hours=24, seconds=1)
-    db.session.commit()
+    rows = db_rows(sa.select(IdempotentSubmission.key_hmac, IdempotentSubmission.created_at))
+    db_run(*(sa.update(IdempotentSubmission).where(IdempotentSubmission.key_hmac == key_hmac)
+             .values(created_at=created_at - timedelta(hours=24, seconds=1)) for key_hmac, created_at in rows))
     again = send(client, payload, "old-key")
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
     assert again.get_json()["comment"]["id"] != first["comment"]["id"]
-    db.session.expire_all()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(IdempotentSubmission)) == 1  # the new one
+    assert db_scalar(sa.select(sa.func.count()).select_from(IdempotentSubmission)) == 1  # the new one
 
 
 def test_a_deleted_submission_is_409(client, site):
@@ -118,8 +122,8 @@ def test_a_deleted_submission_is_409(client, site):
     assert stored() == 1
 
 
-def test_a_rejected_comment_replays_as_awaiting_moderation(client, site):
-    update_settings(site, {"banned_words": ["casino"]})
+def test_a_rejected_comment_replays_as_awaiting_moderation(ctx, client, site):
+    configure(ctx, "news", {"banned_words": ["casino"]})
     payload = comment_payload(body="Visit the casino.")
     first = send(client, payload, "spam-1").get_json()
     again = send(client, payload, "spam-1").get_json()
@@ -196,12 +200,11 @@ def test_concurrent_retries_with_one_key_store_one_comment(app, site):
     errors: list[BaseException] = []
 
     def retry(i: int) -> None:
-        try:
-            with app.app_context():
-                c = app.test_client()
-                barrier.wait(10)
-                r = c.post(API, json=payload, headers={KEY: "one-key"})
-                answers[i] = (r.status_code, r.headers.get("Idempotent-Replayed"), r.get_json())
+        try:  # each request has an app context of its own, as in a server's thread
+            c = app.test_client()
+            barrier.wait(10)
+            r = c.post(API, json=payload, headers={KEY: "one-key"})
+            answers[i] = (r.status_code, r.headers.get("Idempotent-Replayed"), r.get_json())
         except BaseException as err:
             errors.append(err)
 
@@ -216,4 +219,4 @@ def test_concurrent_retries_with_one_key_store_one_comment(app, site):
     assert len({body["edit_token"] for _, _, body in answers}) == 1
     assert sum(1 for _, replayed, _ in answers if replayed is None) == 1  # one stored, the others replayed
     assert stored() == 1
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(IdempotentSubmission)) == 1
+    assert db_scalar(sa.select(sa.func.count()).select_from(IdempotentSubmission)) == 1

@@ -74,7 +74,7 @@ def _hammer(uri: str, hits: int, out) -> None:
     out.put(sum(limiter.hit(RateLimitItemPerMinute(50), "shared") for _ in range(hits)))
 
 
-def test_processes_share_one_limit(storage, tmp_path):
+def test_processes_share_one_limit(ctx, storage, tmp_path):
     uri = f"sqlite:///{tmp_path / 'limits.db'}"
     MovingWindowRateLimiter(storage).hit(RateLimitItemPerMinute(50), "shared")  # a connection before the fork
     ctx = multiprocessing.get_context("fork")

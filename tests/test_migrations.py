@@ -50,30 +50,31 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_database_url):
         db.engine.dispose()
 
 
-def test_read_path_index_is_used(app, client, site):
+def test_read_path_index_is_used(ctx, client, site):
     """The public read is an index range scan on (thread_id, id), not a table scan."""
     from tests.conftest import post
 
     for i in range(3):
         post(client, body=f"c{i}")
-    if db.engine.dialect.name == "sqlite":
-        plan = db.session.execute(
-            sa.text(
-                "EXPLAIN QUERY PLAN SELECT id FROM comment WHERE thread_id = 1 "
-                "AND status IN ('published', 'approved') ORDER BY id LIMIT 101"
-            )
-        ).all()
-        assert any("ix_comment_thread_visible" in str(row) for row in plan), plan
-    else:
-        db.session.execute(sa.text("SET enable_seqscan = off"))
-        plan = db.session.execute(
-            sa.text(
-                "EXPLAIN SELECT id FROM comment WHERE thread_id = 1 "
-                "AND status IN ('published', 'approved') ORDER BY id LIMIT 101"
-            )
-        ).all()
-        assert any("ix_comment_thread_visible" in str(row) for row in plan), plan
-        db.session.rollback()
+    with ctx:
+        if db.engine.dialect.name == "sqlite":
+            plan = db.session.execute(
+                sa.text(
+                    "EXPLAIN QUERY PLAN SELECT id FROM comment WHERE thread_id = 1 "
+                    "AND status IN ('published', 'approved') ORDER BY id LIMIT 101"
+                )
+            ).all()
+            assert any("ix_comment_thread_visible" in str(row) for row in plan), plan
+        else:
+            db.session.execute(sa.text("SET enable_seqscan = off"))
+            plan = db.session.execute(
+                sa.text(
+                    "EXPLAIN SELECT id FROM comment WHERE thread_id = 1 "
+                    "AND status IN ('published', 'approved') ORDER BY id LIMIT 101"
+                )
+            ).all()
+            assert any("ix_comment_thread_visible" in str(row) for row in plan), plan
+            db.session.rollback()
 
 
 def test_claims_move_to_their_table_and_back(empty_database_url):

@@ -44,8 +44,8 @@ def held(client, premod_site):
 
 
 @pytest.fixture
-def careful_key(premod_site):
-    return issue_api_key(premod_site)
+def careful_key(ctx, premod_site):
+    return ctx(issue_api_key, premod_site)
 
 
 def _latin1(name: str) -> bool:

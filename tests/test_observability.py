@@ -20,7 +20,7 @@ from comment_service.models import Comment, utcnow
 from comment_service.moderation.status import ModerationMode
 from comment_service.services.queues import queue_counts
 from config.settings import DevelopmentConfig, ProductionConfig
-from tests.conftest import ORIGIN, comment_payload, post
+from tests.conftest import ORIGIN, comment_payload, db_run, new_site, post, statements
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 JSON_LOGS = {"MAJLIS_LOG_FORMAT": "json"}
@@ -263,44 +263,37 @@ def test_labels_stay_bounded_whatever_clients_send(app, client, site):
 
 
 def _backdate(comment_id: int, minutes: int) -> None:
-    db.session.execute(sa.update(Comment).where(Comment.id == comment_id)
+    db_run(sa.update(Comment).where(Comment.id == comment_id)
                        .values(created_at=utcnow() - timedelta(minutes=minutes)))
-    db.session.commit()
 
 
-def test_queue_depth_and_oldest_pending_age_per_site(client, site, premod_site):
-    services.create_site("empty", "Empty", [ORIGIN], ModerationMode.PRE)
+def test_queue_depth_and_oldest_pending_age_per_site(ctx, client, site, premod_site):
+    new_site("empty", "Empty", [ORIGIN], ModerationMode.PRE)
     ids = [post(client, "careful").get_json()["comment"]["id"] for _ in range(3)]
     post(client, "news")  # published: not pending
     _backdate(ids[0], 90)
     scraped = scrape(client)
-    expected = queue_counts(premod_site, utcnow())
-    assert scraped[("majlis_queue_pending", (("site", "careful"),))] == expected["counts"]["pending"] == 3
+    expected = ctx(queue_counts, premod_site, utcnow())
+    assert scraped[("majlis_queue_pending", (("site", "careful"),))] == expected.counts["pending"] == 3
     age = scraped[("majlis_queue_oldest_pending_age_seconds", (("site", "careful"),))]
-    assert abs(age - expected["oldest_pending_age_seconds"]) <= 1 and 90 * 60 - 5 <= age <= 90 * 60 + 5
+    assert abs(age - expected.oldest_pending_age_seconds) <= 1 and 90 * 60 - 5 <= age <= 90 * 60 + 5
     for slug in ("news", "empty"):
         assert scraped[("majlis_queue_pending", (("site", slug),))] == 0
         assert scraped[("majlis_queue_oldest_pending_age_seconds", (("site", slug),))] == 0
 
 
-def test_the_queue_numbers_cost_one_statement_whatever_the_number_of_sites(app, client):
+def test_the_queue_numbers_cost_one_statement_whatever_the_number_of_sites(ctx, app, client):
     for i in range(20):
-        services.create_site(f"site-{i}", f"Site {i}", [ORIGIN], ModerationMode.PRE)
-    statements = []
-    listener = lambda *a: statements.append(a[2])  # noqa: E731
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+        new_site(f"site-{i}", f"Site {i}", [ORIGIN], ModerationMode.PRE)
+    with statements(app) as sent:
         client.get("/metrics")
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listener)
-    assert len(statements) == 1, statements
+    assert len(sent) == 1, sent
 
 
-def test_database_errors_are_counted_by_kind(app, client):
+def test_database_errors_are_counted_by_kind(ctx, client):
     before = scrape(client)
-    with pytest.raises(sa.exc.DBAPIError) as caught:
+    with ctx, pytest.raises(sa.exc.DBAPIError) as caught:
         db.session.execute(sa.text("SELECT * FROM no_such_table"))
-    db.session.rollback()
     kind = type(caught.value).__name__  # OperationalError on SQLite, ProgrammingError on PostgreSQL
     after = scrape(client)
     key = ("majlis_database_errors_total", (("kind", kind),))

@@ -48,9 +48,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from comment_service import create_app
-from comment_service.extensions import db
 from comment_service.models import Thread
-from tests.conftest import ORIGIN, comment_payload, post
+from tests.conftest import ORIGIN, comment_payload, db_run, post
 
 CHECKS: dict[str, Any] = {
     "enabled": False,
@@ -133,8 +132,7 @@ def _not_modified(client) -> dict[str, Any]:
 
 
 def _closed_thread(client) -> dict[str, Any]:
-    db.session.execute(sa.update(Thread).where(Thread.key == "0").values(closed=True))
-    db.session.commit()
+    db_run(sa.update(Thread).where(Thread.key == "0").values(closed=True))
     return {"body": comment_payload(thread="0")}
 
 

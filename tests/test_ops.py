@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from comment_service import create_app
-from comment_service.extensions import db
 from comment_service.models import Comment, Site, Thread
 from config.settings import ProductionConfig, normalise_database_url
+from tests.conftest import db_scalar
 
 
 def test_healthz(client):
@@ -87,10 +87,10 @@ def test_demo_is_idempotent(app, runner, client):
     assert runner.invoke(args=["demo", "--port", "8080"]).exit_code == 0
     assert key_file.read_text().strip() == key  # still valid: kept
     assert client.get("/api/v1/sites/demo/queues", headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 1
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Thread)) == 1
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 2
-    site = db.session.scalar(sa.select(Site))
+    assert db_scalar(sa.select(sa.func.count()).select_from(Site)) == 1
+    assert db_scalar(sa.select(sa.func.count()).select_from(Thread)) == 1
+    assert db_scalar(sa.select(sa.func.count()).select_from(Comment)) == 2
+    site = db_scalar(sa.select(Site))
     assert "http://127.0.0.1:5000" in site.allowed_origins and "http://127.0.0.1:8080" in site.allowed_origins
     page = client.get("/api/v1/sites/demo/comments?thread=coalition-isis-africa").get_json()
     assert page["thread"]["title"] == "التحالف الدولي يدعو لمراقبة تحركات تنظيم الدولة"

@@ -7,17 +7,15 @@ import pytest
 import sqlalchemy as sa
 
 from comment_service import services
-from comment_service.extensions import db
 from comment_service.models import Ban, Comment, ModerationAction, Thread, utcnow
 from comment_service.services.identity import domain_hmac, email_hmac, ip_hmac
-from comment_service.services.sites import update_settings
-from tests.conftest import post
+from tests.conftest import configure, db_add, db_get, db_run, db_scalar, post
 
 URL = "/api/v1/sites/news/comments?thread=article-42"
 
 
 def _stored(resp) -> Comment:
-    return db.session.get(Comment, resp.get_json()["comment"]["id"])
+    return db_get(Comment, resp.get_json()["comment"]["id"])
 
 
 def _listed(client) -> list[int]:
@@ -25,8 +23,8 @@ def _listed(client) -> list[int]:
 
 
 @pytest.fixture
-def strict(site):
-    update_settings(site, {"banned_words": ["قمار"], "suspect_words": ["سياسة*"], "link_limit": 1})
+def strict(ctx, site):
+    configure(ctx, "news", {"banned_words": ["قمار"], "suspect_words": ["سياسة*"], "link_limit": 1})
     return site
 
 
@@ -48,7 +46,7 @@ def test_suspect_word_and_links_hold_with_every_reason(client, strict):
     assert stored.status.value == "pending"
     assert [x["code"] for x in stored.hold_reasons] == ["suspect_word", "too_many_links"]
     assert "span" in stored.hold_reasons[0] and "span" not in stored.hold_reasons[1]
-    action = db.session.scalar(sa.select(ModerationAction).where(ModerationAction.comment_id == stored.id))
+    action = db_scalar(sa.select(ModerationAction).where(ModerationAction.comment_id == stored.id))
     assert action.reason_code == "suspect_word"
 
 
@@ -78,63 +76,58 @@ def test_duplicate_by_same_author_is_held(client, site):
     assert other_author.get_json()["comment"]["status"] == "published"
 
 
-def test_first_time_authors_held_until_one_comment_is_approved(client, site):
-    update_settings(site, {"hold_first_time": True})
+def test_first_time_authors_held_until_one_comment_is_approved(ctx, client, site):
+    configure(ctx, "news", {"hold_first_time": True})
     first = post(client)
     assert _stored(first).hold_reasons[0]["code"] == "first_time_author"
-    db.session.execute(sa.update(Comment).where(Comment.id == first.get_json()["comment"]["id"]).values(status="approved"))
-    db.session.commit()
+    db_run(sa.update(Comment).where(Comment.id == first.get_json()["comment"]["id"]).values(status="approved"))
     assert post(client).get_json()["comment"]["status"] == "published"
     # trust is per email (keyed hash), not per name: another email with the same name is still new
     assert post(client, author_email="impostor@example.org").get_json()["comment"]["status"] == "pending"
 
 
-def test_pre_moderation_mode_switch_takes_effect(client, site):
-    update_settings(site, {"mode": "pre"})
+def test_pre_moderation_mode_switch_takes_effect(ctx, client, site):
+    configure(ctx, "news", {"mode": "pre"})
     assert post(client).get_json()["comment"]["status"] == "pending"
 
 
 @pytest.mark.parametrize("kind", ["email", "domain", "ip"])
-def test_banned_author_refused_with_403_and_nothing_stored(client, site, kind):
-    digest = {
+def test_banned_author_refused_with_403_and_nothing_stored(ctx, client, site, kind):
+    digest = ctx({
         "email": lambda: email_hmac("layla@example.org"),
         "domain": lambda: domain_hmac("EXAMPLE.org"),
         "ip": lambda: ip_hmac("127.0.0.99"),
-    }[kind]()
-    db.session.add(Ban(site_id=site.id, kind=kind, value_hmac=digest, label="x"))
-    db.session.commit()
+    }[kind])
+    db_add(Ban(site_id=site.id, kind=kind, value_hmac=digest, label="x"))
     r = post(client, thread="brand-new-thread")
     assert r.status_code == 403
     assert r.get_json()["error"]["code"] == "author_banned"
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Thread)) == 0
+    assert db_scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
+    assert db_scalar(sa.select(sa.func.count()).select_from(Thread)) == 0
 
 
-def test_expired_ban_no_longer_applies(client, site):
-    db.session.add(Ban(site_id=site.id, kind="email", value_hmac=email_hmac("layla@example.org"), label="x",
-                       expires_at=utcnow() - timedelta(minutes=1)))
-    db.session.commit()
+def test_expired_ban_no_longer_applies(ctx, client, site):
+    db_add(Ban(site_id=site.id, kind="email", value_hmac=ctx(email_hmac, "layla@example.org"), label="x",
+               expires_at=utcnow() - timedelta(minutes=1)))
     assert post(client).status_code == 201
 
 
-def test_ban_on_one_site_does_not_apply_to_another(client, site, premod_site):
-    db.session.add(Ban(site_id=premod_site.id, kind="email", value_hmac=email_hmac("layla@example.org"), label="x"))
-    db.session.commit()
+def test_ban_on_one_site_does_not_apply_to_another(ctx, client, site, premod_site):
+    db_add(Ban(site_id=premod_site.id, kind="email", value_hmac=ctx(email_hmac, "layla@example.org"), label="x"))
     assert post(client).status_code == 201
 
 
-def test_thread_auto_closes_after_n_days(client, site):
+def test_thread_auto_closes_after_n_days(ctx, client, site):
     post(client)
-    update_settings(site, {"auto_close_days": 2})
-    db.session.execute(sa.update(Thread).values(created_at=utcnow() - timedelta(days=3)))
-    db.session.commit()
+    configure(ctx, "news", {"auto_close_days": 2})
+    db_run(sa.update(Thread).values(created_at=utcnow() - timedelta(days=3)))
     r = post(client)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "thread_closed"
     assert post(client, thread="fresh-article").status_code == 201
 
 
-def test_settings_defaults(site):
-    s = services.sites.site_settings(site)
+def test_settings_defaults(ctx, site):
+    s = ctx(services.sites.site_settings, site)
     assert s == {
         "mode": "post", "allowed_origins": ["https://news.example"], "link_limit": 2, "banned_words": [],
         "suspect_words": [], "hold_first_time": False, "edit_window_minutes": 15, "report_threshold": 3,

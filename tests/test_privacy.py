@@ -13,12 +13,11 @@ import logging
 from urllib.parse import quote, quote_plus
 
 import pytest
-import sqlalchemy as sa
 
 from comment_service import create_app
-from comment_service.extensions import db, limiter
+from comment_service.extensions import db
 from comment_service.moderation import privacy
-from tests.conftest import ORIGIN, TEST_DATABASE_URL, auth, post
+from tests.conftest import ORIGIN, Ctx, auth, db_get, new_site, post, serving
 
 EMAILS = ["Layla.Private@Example.org", "ليلى@مثال.مصر", "o'neil+tag@sub.example.com"]
 
@@ -83,7 +82,6 @@ def test_no_public_response_contains_a_submitted_email(client, site, caplog):
 
 def test_database_errors_are_logged_without_parameters(app, client, site, caplog, monkeypatch):
     """A failing INSERT logs a traceback; the SQL parameters (email, body) must not be in it."""
-    from comment_service.extensions import db
 
     def fail(*a, **k):
         raise RuntimeError("forced")
@@ -131,11 +129,10 @@ def test_keyed_digests_depend_on_the_secret():
 
 
 def test_edit_token_is_stored_hashed(client, site):
-    from comment_service.extensions import db
     from comment_service.models import Comment
 
     body = post(client).get_json()
-    stored = db.session.get(Comment, body["comment"]["id"])
+    stored = db_get(Comment, body["comment"]["id"])
     assert stored.edit_token_hash != body["edit_token"]
     assert privacy.tokens_match(body["edit_token"], stored.edit_token_hash)
     assert not privacy.tokens_match("guess", stored.edit_token_hash)
@@ -161,17 +158,8 @@ def observed_app():
         "MAJLIS_LOG_FORMAT": "json", "MAJLIS_LOG_LEVEL": "DEBUG", "MAJLIS_TRUSTED_PROXIES": 1,
         "RATELIMIT_ENABLED": True, "MAJLIS_POST_RATE_LIMIT": "4 per minute", "MAJLIS_LOGIN_ACCOUNT_RATE_LIMIT": "2 per minute",
     })
-    with app.app_context():
-        db.create_all()
-        limiter.reset()
+    with serving(app):
         yield app
-        db.session.remove()
-        if TEST_DATABASE_URL:
-            with db.engine.begin() as conn:
-                conn.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in db.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
-        else:
-            db.drop_all()
-        db.engine.dispose()
     root.handlers[:] = handlers
     root.setLevel(level)
 
@@ -189,11 +177,12 @@ def test_logs_and_metrics_hold_no_email_and_no_client_ip(observed_app, monkeypat
     from tests.dashboard.conftest import login, make_moderator
 
     app = observed_app
+    ctx = Ctx(app)
     (handler,) = [h for h in logging.getLogger().handlers if getattr(h, "_majlis", False)]
     buf = io.StringIO()
     handler.setStream(buf)
-    site = services.create_site("news", "The News", [ORIGIN], ModerationMode.PRE)
-    key = issue_api_key(site)
+    site = new_site("news", "The News", [ORIGIN], ModerationMode.PRE)
+    key = ctx(issue_api_key, site)
     make_moderator(MODERATOR_EMAIL, site, ModeratorRole.ADMIN)
     readers = {
         "direct": _client_from(app, {"REMOTE_ADDR": CLIENT_IPS["direct"]}),

@@ -8,15 +8,14 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from comment_service import services
 from comment_service.extensions import db
 from comment_service.models import Comment, ModerationAction, Report, Thread
 from comment_service.moderation.status import Action, ModerationMode, Status
 from comment_service.services import moderation
 from comment_service.services.identity import email_hmac, ip_hmac
-from comment_service.services.moderation import Change
-from comment_service.services.sites import issue_api_key, update_settings
-from tests.conftest import auth, post
+from comment_service.services.moderation import Decision
+from comment_service.services.sites import issue_api_key
+from tests.conftest import auth, configure, db_get, db_scalar, db_scalars, in_ctx, new_site, post
 from tests.test_openapi_schemathesis import schema as openapi
 
 EXPORT = "/api/v1/sites/news/privacy/export"
@@ -31,14 +30,14 @@ QUOTED = ["السياسات", "القِمار"]
 
 
 @pytest.fixture
-def other(app):
+def other():
     """A second site, with its own key."""
-    return services.create_site("other", "Other Times", [], ModerationMode.POST)
+    return new_site("other", "Other Times", [], ModerationMode.POST)
 
 
 @pytest.fixture
-def other_key(other) -> str:
-    return issue_api_key(other)
+def other_key(ctx, other) -> str:
+    return ctx(issue_api_key, other)
 
 
 def _as_layla(client, slug: str = "news", **overrides) -> int:
@@ -50,9 +49,9 @@ def _as_layla(client, slug: str = "news", **overrides) -> int:
 
 
 @pytest.fixture
-def layla(client, site, other):
+def layla(ctx, client, site, other):
     """Layla's comments on "news" in every status, replies to one, a report, a moderator's note; and one on "other"."""
-    update_settings(site, {"banned_words": ["قمار"], "suspect_words": ["سياسة*"]})
+    configure(ctx, "news", {"banned_words": ["قمار"], "suspect_words": ["سياسة*"]})
     ids = {
         "published": _as_layla(client, body=BODIES[0]),
         "approved": _as_layla(client, body=BODIES[1], thread="second-article"),
@@ -60,9 +59,9 @@ def layla(client, site, other):
         "rejected": _as_layla(client, body=BODIES[3]),
         "deleted": _as_layla(client, body=BODIES[4]),
     }
-    moderation.decide(site, ids["approved"], Change(Action.APPROVE, 1, "moderator", "mod",
-                                                    note=f"Fine, {NAME} from layla-private.example"))
-    moderation.decide(site, ids["deleted"], Change(Action.DELETE, 1, "moderator", "mod"))
+    ctx(moderation.decide, site, ids["approved"], Decision(Action.APPROVE, 1, note=f"Fine, {NAME} from layla-private.example"),
+                      "mod")
+    ctx(moderation.decide, site, ids["deleted"], Decision(Action.DELETE, 1), "mod")
     ids["reply"] = post(client, author_name="Omar", author_email="omar@example.net", body="Omar answers",
                         parent_id=ids["published"]).get_json()["comment"]["id"]
     client.post(f"/api/v1/sites/news/comments/{ids['published']}/reports", json={"reason": "abuse", "note": "rude"})
@@ -93,6 +92,7 @@ def test_export_of_someone_without_comments_is_empty(client, site, key, layla):
     assert _export(client, key, "nobody@example.org").get_json() == {"comments": []}
 
 
+@in_ctx
 def _site_rows(site_id: int) -> list[tuple[str, dict]]:
     """Every row of every table that belongs to this site, all columns."""
     rows = []
@@ -110,6 +110,7 @@ def _site_rows(site_id: int) -> list[tuple[str, dict]]:
     return rows
 
 
+@in_ctx
 def _traces() -> list[str]:
     """Everything of Layla that must not survive an erase, in the forms it could be stored in."""
     local = EMAIL.split("@")[0]
@@ -117,11 +118,11 @@ def _traces() -> list[str]:
             ip_hmac("203.0.113.77"), *BODIES, *QUOTED]
 
 
-def test_erase_removes_every_trace_of_the_author_from_the_sites_rows(client, site, key, layla, other, caplog):
+def test_erase_removes_every_trace_of_the_author_from_the_sites_rows(ctx, client, site, key, layla, other, caplog):
     before = json.dumps([r for _, r in _site_rows(site.id)], default=str, ensure_ascii=False)
     # the test would see them: in the comment rows, the rules' reasons, a moderator's note
-    assert all(t in before for t in [STORED, NAME, URL, *BODIES, *QUOTED, "layla-private", email_hmac(EMAIL)])
-    avatars = {db.session.get(Comment, layla[k]).avatar for k in ("published", "approved")}
+    assert all(t in before for t in [STORED, NAME, URL, *BODIES, *QUOTED, "layla-private", ctx(email_hmac, EMAIL)])
+    avatars = {db_get(Comment, layla[k]).avatar for k in ("published", "approved")}
     caplog.set_level(logging.INFO)
     r = client.post(ERASE, json={"email": EMAIL.upper()}, headers=auth(key))
     assert r.status_code == 200 and r.get_json() == {"erased": 5}
@@ -130,7 +131,7 @@ def test_erase_removes_every_trace_of_the_author_from_the_sites_rows(client, sit
         for trace in [*_traces(), *avatars]:
             assert trace not in text, f"{trace!r} left in {table}: {text}"
     # the other site's data is its own
-    elsewhere = db.session.get(Comment, layla["elsewhere"])
+    elsewhere = db_get(Comment, layla["elsewhere"])
     assert (elsewhere.author_email, elsewhere.author_name, elsewhere.status) == (STORED, NAME, Status.PUBLISHED)
     # logged with the site and the count, never the email
     logs = [rec.getMessage() for rec in caplog.records if rec.name.startswith("comment_service")]
@@ -139,22 +140,21 @@ def test_erase_removes_every_trace_of_the_author_from_the_sites_rows(client, sit
 
 
 def test_erase_deletes_through_the_state_machine_and_keeps_the_rows(client, site, key, layla):
-    assert db.session.scalar(sa.select(Thread.comment_count).where(Thread.key == "article-42")) == 2
+    assert db_scalar(sa.select(Thread.comment_count).where(Thread.key == "article-42")) == 2
     client.post(ERASE, json={"email": EMAIL}, headers=auth(key))
-    db.session.expire_all()
     for k in ("published", "approved", "pending", "rejected", "deleted"):
-        c = db.session.get(Comment, layla[k])
+        c = db_get(Comment, layla[k])
         assert c.status is Status.DELETED
-        last = db.session.scalars(sa.select(ModerationAction).where(ModerationAction.comment_id == c.id)
-                                  .order_by(ModerationAction.id.desc())).first()
+        last = (db_scalars(sa.select(ModerationAction).where(ModerationAction.comment_id == c.id)
+                                  .order_by(ModerationAction.id.desc())) or [None])[0]
         assert (last.actor_type, last.actor_id, last.reason_code, last.to_status) == (
             "system", f"key:{key[:12]}", "privacy_erase", Status.DELETED), k
         assert (c.author_name, c.author_email, c.email_hmac, c.author_url, c.ip_hmac, c.body_source, c.body_html) == (
             "", None, None, None, None, "", "")
-    assert db.session.scalar(sa.select(Thread.comment_count).where(Thread.key == "article-42")) == 1  # Omar's
-    assert db.session.scalar(sa.select(Thread.comment_count).where(Thread.key == "second-article")) == 0
+    assert db_scalar(sa.select(Thread.comment_count).where(Thread.key == "article-42")) == 1  # Omar's
+    assert db_scalar(sa.select(Thread.comment_count).where(Thread.key == "second-article")) == 0
     # the reader's report stays (it is the reader's), answered by the deletion
-    (report,) = db.session.scalars(sa.select(Report)).all()
+    (report,) = db_scalars(sa.select(Report))
     assert report.note == "rude" and report.resolved
 
 
@@ -206,14 +206,14 @@ def test_bad_requests_are_4xx_and_erase_nothing(client, site, key, layla, url, k
     else:
         assert error["fields"][field][0]["code"] == code
     assert EMAIL not in r.get_data(as_text=True)
-    assert db.session.get(Comment, layla["published"]).author_email == STORED
+    assert db_get(Comment, layla["published"]).author_email == STORED
 
 
 @pytest.mark.parametrize("url", [EXPORT, ERASE])
 def test_a_key_of_one_site_gets_404_for_anothers_privacy_requests(client, site, key, other_key, layla, url):
     r = client.post(url.replace("/news/", "/other/"), json={"email": EMAIL}, headers=auth(key))
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "site_not_found"
-    assert db.session.get(Comment, layla["elsewhere"]).author_email == STORED
+    assert db_get(Comment, layla["elsewhere"]).author_email == STORED
     # and its own key reaches only its own site's comments
     theirs = client.post(EXPORT.replace("/news/", "/other/"), json={"email": EMAIL}, headers=auth(other_key))
     assert [c["id"] for c in theirs.get_json()["comments"]] == [layla["elsewhere"]]

@@ -8,7 +8,7 @@ from comment_service.extensions import db
 from comment_service.models import Comment, Thread
 from comment_service.moderation.status import Status
 from comment_service.read_cache import ReadCache
-from tests.conftest import post
+from tests.conftest import db_get, db_run, post, statements
 
 URL = "/api/v1/sites/news/comments?thread=article-42"
 
@@ -32,14 +32,13 @@ def test_visible_comments_oldest_first_with_replies(client, site):
     assert data["next_cursor"] is None
 
 
-def test_only_published_and_approved_are_listed(client, site):
+def test_only_published_and_approved_are_listed(ctx, client, site):
     ids = [post(client, body=f"c{i}").get_json()["comment"]["id"] for i in range(6)]
     for cid, status in zip(ids, Status, strict=True):
-        db.session.execute(sa.update(Comment).where(Comment.id == cid).values(status=status))
-    db.session.commit()
+        db_run(sa.update(Comment).where(Comment.id == cid).values(status=status))
     from comment_service.read_cache import read_cache
 
-    read_cache().clear()  # the direct UPDATE above bypassed the version bump on purpose
+    ctx(lambda: read_cache().clear())  # the direct UPDATE above bypassed the version bump on purpose
     listed = client.get(URL).get_json()["comments"]
     assert sorted(c["status"] for c in listed) == ["approved", "published"]
 
@@ -107,48 +106,41 @@ def test_pending_comment_does_not_change_the_public_page(client, premod_site):
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
 
 
-def _statements(client, url=URL) -> tuple[object, list[str]]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+def _statements(app, client, url=URL) -> tuple[object, list[str]]:
+    with statements(app) as sent:
         r = client.get(url)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return r, statements
+    return r, sent
 
 
-def test_hot_thread_read_runs_no_query_within_the_memo(client, site):
+def test_hot_thread_read_runs_no_query_within_the_memo(app, client, site):
     post(client)
     client.get(URL)
-    r, statements = _statements(client)
+    r, statements = _statements(app, client)
     assert r.status_code == 200 and statements == []
 
 
 @pytest.mark.parametrize("app_config", [{"MAJLIS_READ_MEMO_SECONDS": 0}])
-def test_cached_page_costs_one_indexed_probe(client, site):
+def test_cached_page_costs_one_indexed_probe(app, client, site):
     post(client)
     client.get(URL)
-    r, statements = _statements(client)
+    r, statements = _statements(app, client)
     assert r.status_code == 200
     assert len(statements) == 1 and "FROM site" in statements[0]
 
 
-def test_change_by_another_process_shows_after_the_memo_expires(app, client, site):
+def test_change_by_another_process_shows_after_the_memo_expires(app, ctx, client, site):
     now = [1000.0]
     app.extensions["majlis_read_cache"] = ReadCache(64, 1.0, timer=lambda: now[0])
     post(client, body="one")
     assert len(client.get(URL).get_json()["comments"]) == 1
     # another worker publishes a comment: the database changes, this process's memo does not know
-    other = db.session.get(Comment, 1)
-    db.session.add(Comment(**{c: getattr(other, c) for c in (
-        "site_id", "thread_id", "author_name", "author_email", "email_hmac", "avatar", "body_source",
-        "body_html", "status")}))
-    db.session.execute(sa.update(Thread).values(version=Thread.version + 1, comment_count=2))
-    db.session.commit()
+    other = db_get(Comment, 1)
+    with ctx:
+        db.session.add(Comment(**{c: getattr(other, c) for c in (
+            "site_id", "thread_id", "author_name", "author_email", "email_hmac", "avatar", "body_source",
+            "body_html", "status")}))
+        db.session.execute(sa.update(Thread).values(version=Thread.version + 1, comment_count=2))
+        db.session.commit()
     assert len(client.get(URL).get_json()["comments"]) == 1  # within the memo: the page it had
     now[0] += 1.5
     assert len(client.get(URL).get_json()["comments"]) == 2  # after it: the new version

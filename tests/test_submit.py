@@ -4,13 +4,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from comment_service.extensions import db
 from comment_service.models import Comment, ModerationAction, Thread
-from tests.conftest import comment_payload, post
+from tests.conftest import comment_payload, db_get, db_run, db_scalar, post
 
 
 def _count() -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Comment))
+    return db_scalar(sa.select(sa.func.count()).select_from(Comment))
 
 
 def test_created_comment_shape(client, site):
@@ -32,10 +31,10 @@ def test_created_comment_shape(client, site):
 
 def test_first_comment_creates_thread_with_title_and_url(client, site):
     post(client, thread="new-key", thread_title="عنوان", thread_url="https://news.example/x")
-    thread = db.session.scalar(sa.select(Thread).where(Thread.key == "new-key"))
+    thread = db_scalar(sa.select(Thread).where(Thread.key == "new-key"))
     assert (thread.title, thread.url, thread.comment_count) == ("عنوان", "https://news.example/x", 1)
     post(client, thread="new-key", thread_title="other title")
-    db.session.refresh(thread)
+    thread = db_get(Thread, thread.id)
     assert thread.title == "عنوان" and thread.comment_count == 2
 
 
@@ -43,9 +42,9 @@ def test_pre_moderated_site_holds_comment_with_reason_and_audit_row(client, prem
     r = post(client, "careful")
     assert r.status_code == 201
     assert r.get_json()["comment"]["status"] == "pending"
-    stored = db.session.get(Comment, r.get_json()["comment"]["id"])
+    stored = db_get(Comment, r.get_json()["comment"]["id"])
     assert stored.hold_reasons[0]["code"] == "pre_moderation"
-    action = db.session.scalar(sa.select(ModerationAction).where(ModerationAction.comment_id == stored.id))
+    action = db_scalar(sa.select(ModerationAction).where(ModerationAction.comment_id == stored.id))
     assert (action.from_status, action.to_status.value, action.actor_type) == (None, "pending", "rule")
     listed = client.get("/api/v1/sites/careful/comments?thread=article-42").get_json()
     assert listed["comments"] == [] and listed["thread"]["comment_count"] == 0
@@ -53,10 +52,10 @@ def test_pre_moderated_site_holds_comment_with_reason_and_audit_row(client, prem
 
 def test_email_stored_normalised_and_hmac_beside_it(client, site):
     r = post(client, author_email="Layla@EXAMPLE.org")
-    stored = db.session.get(Comment, r.get_json()["comment"]["id"])
+    stored = db_get(Comment, r.get_json()["comment"]["id"])
     assert stored.author_email == "Layla@example.org"  # email-validator lowercases the domain only
     other = post(client, author_email="layla@example.ORG").get_json()["comment"]
-    assert db.session.get(Comment, other["id"]).email_hmac == stored.email_hmac
+    assert db_get(Comment, other["id"]).email_hmac == stored.email_hmac
     assert len(stored.email_hmac) == 64 and "layla" not in stored.email_hmac
 
 
@@ -218,8 +217,7 @@ def test_unknown_site_is_404(client, site):
 
 def test_closed_thread_is_403_and_stores_nothing(client, site):
     post(client)
-    db.session.execute(sa.update(Thread).values(closed=True))
-    db.session.commit()
+    db_run(sa.update(Thread).values(closed=True))
     r = post(client)
     assert r.status_code == 403
     assert r.get_json()["error"]["code"] == "thread_closed"
@@ -241,11 +239,11 @@ def test_ip_is_stored_truncated_and_keyed(client, site):
     r = client.post(
         "/api/v1/sites/news/comments", json=comment_payload(), environ_base={"REMOTE_ADDR": "203.0.113.77"}
     )
-    first = db.session.get(Comment, r.get_json()["comment"]["id"]).ip_hmac
+    first = db_get(Comment, r.get_json()["comment"]["id"]).ip_hmac
     r = client.post(
         "/api/v1/sites/news/comments", json=comment_payload(), environ_base={"REMOTE_ADDR": "203.0.113.9"}
     )
-    second = db.session.get(Comment, r.get_json()["comment"]["id"]).ip_hmac
+    second = db_get(Comment, r.get_json()["comment"]["id"]).ip_hmac
     assert first == second  # same /24
     assert "203.0.113" not in first
 

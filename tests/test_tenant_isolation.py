@@ -10,13 +10,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from comment_service import services
-from comment_service.extensions import db
 from comment_service.models import Ban, Claim, Comment, ModerationAction
 from comment_service.moderation.status import ModerationMode
 from comment_service.services.identity import email_hmac
 from comment_service.services.sites import issue_api_key
-from tests.conftest import auth, post
+from tests.conftest import auth, db_add, db_rows, db_scalar, db_scalars, new_site, post
 
 BODIES = {  # a plausible body per operation (by its last path word), so nothing but the key decides
     "decision": lambda cid: {"action": "approve", "revision": 1},
@@ -42,14 +40,13 @@ def _operations(client):
 
 
 @pytest.fixture
-def two_sites(client, site):
+def two_sites(ctx, client, site):
     """Site "news" (A, empty queues) with its key, and site "other" (B) with a comment, a report and a ban."""
-    other = services.create_site("other", "Other", ["https://other.example"], ModerationMode.PRE)
+    other = new_site("other", "Other", ["https://other.example"], ModerationMode.PRE)
     cid = post(client, "other", author_email="victim@example.org").get_json()["comment"]["id"]
-    db.session.add(Ban(site_id=other.id, kind="email", value_hmac=email_hmac("x@example.org"), label="x"))
-    db.session.commit()
-    ban_id = db.session.scalar(sa.select(Ban.id))
-    return issue_api_key(site), issue_api_key(other), cid, ban_id
+    db_add(Ban(site_id=other.id, kind="email", value_hmac=ctx(email_hmac, "x@example.org"), label="x"))
+    ban_id = db_scalar(sa.select(Ban.id))
+    return ctx(issue_api_key, site), ctx(issue_api_key, other), cid, ban_id
 
 
 def _fill(path: str, slug: str, cid: int, ban_id: int) -> str:
@@ -64,13 +61,12 @@ def _body(path: str, cid: int):
 
 
 def _snapshot():
-    db.session.expire_all()
     comments = [(c.id, c.status, c.revision, c.author_email, c.body_source)
-                for c in db.session.scalars(sa.select(Comment).order_by(Comment.id))]
-    claims = db.session.execute(sa.select(Claim.comment_id, Claim.claimed_by, Claim.expires_at)
-                                .order_by(Claim.comment_id)).all()
-    bans = db.session.scalars(sa.select(Ban.id).order_by(Ban.id)).all()
-    actions = db.session.scalar(sa.select(sa.func.count()).select_from(ModerationAction))
+                for c in db_scalars(sa.select(Comment).order_by(Comment.id))]
+    claims = db_rows(sa.select(Claim.comment_id, Claim.claimed_by, Claim.expires_at)
+                                .order_by(Claim.comment_id))
+    bans = db_scalars(sa.select(Ban.id).order_by(Ban.id))
+    actions = db_scalar(sa.select(sa.func.count()).select_from(ModerationAction))
     return comments, claims, bans, actions
 
 

@@ -13,7 +13,6 @@ import pytest
 import regex
 import sqlalchemy as sa
 
-from comment_service.extensions import db
 from comment_service.models import Comment, Thread
 from comment_service.moderation.text import (
     CHAR_CLASSES,
@@ -26,7 +25,7 @@ from comment_service.moderation.text import (
     has_visible_text,
     policy_table,
 )
-from tests.conftest import auth, post
+from tests.conftest import auth, db_scalar, db_scalars, post
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -140,11 +139,11 @@ def test_no_hostile_name_is_stored_as_sent(client, site, why, sent, expected):
     if expected.startswith("code:"):
         assert r.status_code == 422, (why, r.get_json())
         assert [e["code"] for e in r.get_json()["error"]["fields"]["author_name"]] == [expected[5:]], why
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
+        assert db_scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
     else:
         assert r.status_code == 201, (why, r.get_json())
         assert r.get_json()["comment"]["author"]["name"] == expected, why
-        assert db.session.scalar(sa.select(Comment.author_name)) == expected
+        assert db_scalar(sa.select(Comment.author_name)) == expected
 
 
 @pytest.mark.parametrize("name", CONTROL)
@@ -152,7 +151,7 @@ def test_legitimate_names_are_stored_unchanged(client, site, name):
     r = post(client, author_name=name)
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["comment"]["author"]["name"] == name
-    assert db.session.scalar(sa.select(Comment.author_name)) == name
+    assert db_scalar(sa.select(Comment.author_name)) == name
 
 
 # --- the other fields -----------------------------------------------------------------------------
@@ -160,7 +159,7 @@ def test_legitimate_names_are_stored_unchanged(client, site, name):
 def test_thread_keys_follow_the_name_rules_and_read_the_same_thread(client, site):
     r = post(client, thread="article\u200b-42\u2060")
     assert r.status_code == 201 and r.get_json()["comment"]["thread"] == "article-42"
-    assert db.session.scalars(sa.select(Thread.key)).all() == ["article-42"]
+    assert db_scalars(sa.select(Thread.key)) == ["article-42"]
     page = client.get("/api/v1/sites/news/comments", query_string={"thread": "\ufeffarticle-42"}).get_json()
     assert len(page["comments"]) == 1
     assert post(client, thread="\u3164\u200b").get_json()["error"]["fields"]["thread"][0]["code"] == "required"
@@ -214,7 +213,7 @@ def test_title_rules(sent, stored):
 def test_title_blank_after_removal_is_absent(client, site):
     r = post(client, thread="t-blank", thread_title="\u200b\u3164")
     assert r.status_code == 201
-    assert db.session.scalar(sa.select(Thread.title).where(Thread.key == "t-blank")) is None
+    assert db_scalar(sa.select(Thread.title).where(Thread.key == "t-blank")) is None
 
 
 def test_notes_and_word_lists_follow_their_rules(client, site, key):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from comment_service.extensions import db
 from comment_service.models import Site, Thread
 from comment_service.moderation.urls import is_mixed_script, normalise_host
-from tests.conftest import ORIGIN, auth, post
+from tests.conftest import ORIGIN, auth, db_scalar, post
 
 
 def _codes(r, field):
@@ -113,7 +112,7 @@ def test_origins_that_can_never_match_are_refused_per_line(client, site, key, or
     r = client.put("/api/v1/sites/news/settings", headers=auth(key),
                    json={"allowed_origins": ["https://ok.example", origin]})
     assert _codes(r, "allowed_origins.1") == ["invalid_origin"]
-    assert db.session.scalar(sa.select(Site.allowed_origins)) == [ORIGIN]
+    assert db_scalar(sa.select(Site.allowed_origins)) == [ORIGIN]
 
 
 @pytest.mark.parametrize("sent,stored", [
@@ -138,7 +137,7 @@ def test_an_idn_origin_can_post(client, site, key):
 def test_the_cli_normalises_origins_the_same_way(runner, app):
     r = runner.invoke(args=["sites", "create", "gazette", "--name", "G", "--origin", "HTTPS://Gazette.Example/"])
     assert r.exit_code == 0, r.output
-    assert db.session.scalar(sa.select(Site.allowed_origins).where(Site.slug == "gazette")) == ["https://gazette.example"]
+    assert db_scalar(sa.select(Site.allowed_origins).where(Site.slug == "gazette")) == ["https://gazette.example"]
     r = runner.invoke(args=["sites", "create", "other", "--name", "O", "--origin", "https://o.example\uff0fx"])
     assert r.exit_code != 0
 
@@ -161,7 +160,7 @@ def test_author_and_thread_urls_show_mixed_script_hosts_as_punycode(client, site
     r = post(client, author_url=sent, thread="homograph", thread_url=sent)
     assert r.status_code == 201, (why, r.get_json())
     assert r.get_json()["comment"]["author"]["url"] == shown, why
-    assert db.session.scalar(sa.select(Thread.url).where(Thread.key == "homograph")) == shown, why
+    assert db_scalar(sa.select(Thread.url).where(Thread.key == "homograph")) == shown, why
     page = client.get("/api/v1/sites/news/comments", query_string={"thread": "homograph"}).get_json()
     assert page["thread"]["url"] == shown and page["comments"][0]["author"]["url"] == shown
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from comment_service import schemas, services
+from comment_service import schemas
 from comment_service.api import bp
 from comment_service.api.cors import public_site
 from comment_service.api.http import json_body
@@ -33,10 +33,10 @@ def edit_comment(site: str, comment_id: int):
     """Replace one's comment text inside the edit window; it is moderated again."""
     site_obj = public_site(site, write=True)
     data = schemas.comment_edit_schema.load(json_body())
-    comment, thread_key = authoring.edit_comment(
+    comment = authoring.edit_comment(
         site_obj, comment_id, request.headers.get(TOKEN_HEADER), data["body"], request.remote_addr
     )
-    return schemas.comment_schema.dump(services.public_comment(comment, thread_key))
+    return schemas.comment_schema.dump(comment)
 
 
 @bp.delete("/sites/<slug:site>/comments/<int:comment_id>")

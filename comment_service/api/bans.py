@@ -8,7 +8,7 @@ from comment_service.api import bp
 from comment_service.api.http import json_body
 from comment_service.api.openapi import SITE, component, document, errors, json_content
 from comment_service.auth import require_site_key
-from comment_service.models import Site, utcnow
+from comment_service.models import Site
 from comment_service.services import ban_admin
 
 
@@ -30,7 +30,7 @@ def create_ban(site: Site):
         site, data["kind"], data["value"], reason=data["reason"], expires_at=data["expires_at"],
         expires_in_days=data["expires_in_days"], reject_existing=data["reject_existing"], actor=g.actor,
     )
-    body = {"ban": ban_admin.ban_view(ban, utcnow()), "rejected_comments": rejected}
+    body = {"ban": ban, "rejected_comments": rejected}
     return schemas.ban_created_schema.dump(body), 201
 
 

@@ -9,7 +9,6 @@ from comment_service.api.cors import public_site
 from comment_service.api.http import json_body
 from comment_service.errors import ApiError
 from comment_service.extensions import limiter
-from comment_service.models import Comment, Site
 from comment_service.schemas import (
     OwnCommentsSchema,
     comment_create_schema,
@@ -48,14 +47,18 @@ def _retry_of_recorded() -> bool:
     return bool(env["majlis.retry_of_recorded"])
 
 
-def _created(site_obj: Site, comment: Comment, thread_key: str, token: str, replayed: bool = False):
+def _created(submitted: services.Submitted, replayed: bool = False):
     """The 201 of a submission; a replay says so in `Idempotent-Replayed: true`."""
-    body = {
-        "comment": services.public_comment(comment, thread_key),
-        "edit_token": token,
-        "editable_until": own.editable_until(site_obj, comment.created_at),
-    }
-    return comment_created_schema.dump(body), 201, {REPLAYED: "true"} if replayed else {}
+    return comment_created_schema.dump(submitted), 201, {REPLAYED: "true"} if replayed else {}
+
+
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key, if any; 400 when it is not 1-200 printable ASCII characters."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is not None and not idempotency.valid_key(key):
+        raise ApiError(400, "invalid_idempotency_key", f"The {idempotency.HEADER} header must be 1 to "
+                       f"{idempotency.KEY_MAX} printable ASCII characters.")
+    return key
 
 
 @bp.post("/sites/<slug:site>/comments")
@@ -64,18 +67,18 @@ def create_comment(site: str):
     """Submit a comment from the reader's form (an Idempotency-Key makes retrying it safe)."""
     site_obj = public_site(site, write=True)
     document = json_body()
-    keyed = idempotency.keyed_request(site_obj, request.headers.get(idempotency.HEADER), document)
-    if keyed is not None and (earlier := idempotency.replay(site_obj, keyed)) is not None:
-        return _created(site_obj, earlier, services.thread_key(earlier), keyed.token, replayed=True)
+    keyed = idempotency.keyed_request(site_obj, _idempotency_key(), document)
+    if keyed is not None and (earlier := services.replayed(site_obj, keyed)) is not None:
+        return _created(earlier, replayed=True)
     data = comment_create_schema.load(document)
     try:
-        comment, token = services.submit_comment(site_obj, data, request.remote_addr, keyed)
+        submitted = services.submit_comment(site_obj, data, request.remote_addr, keyed)
     except idempotency.AlreadyRecorded:  # a concurrent retry stored it first: answer with that one
-        earlier = idempotency.replay(site_obj, keyed) if keyed is not None else None
+        earlier = services.replayed(site_obj, keyed) if keyed is not None else None
         if earlier is None:  # the winner's row is committed before its insert lets ours fail
             raise ApiError(409, "conflict", "A request with this Idempotency-Key is being stored; retry.") from None
-        return _created(site_obj, earlier, services.thread_key(earlier), keyed.token, replayed=True)
-    return _created(site_obj, comment, data["thread"], token)
+        return _created(earlier, replayed=True)
+    return _created(submitted)
 
 
 @bp.post("/sites/<slug:site>/comments/own")

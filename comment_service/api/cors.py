@@ -5,14 +5,12 @@ takes a static list) cannot decide; this small module does, for this blueprint o
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Response, g, request
 
 from comment_service.api import bp
 from comment_service.errors import ApiError
-from comment_service.extensions import db
 from comment_service.models import Site
-from comment_service.services.sites import get_site
+from comment_service.services.sites import get_site, site_origins
 
 ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = "Content-Type, X-Edit-Token, If-None-Match, Idempotency-Key"
@@ -23,9 +21,7 @@ def _site_origins() -> list[str] | None:
     """The current site's allowed origins (loaded once per request); None if there is no site."""
     if "site_origins" not in g:
         slug = (request.view_args or {}).get("site")
-        g.site_origins = (
-            db.session.scalar(sa.select(Site.allowed_origins).where(Site.slug == slug)) if slug else None
-        )
+        g.site_origins = site_origins(slug) if slug else None
     return g.site_origins
 
 

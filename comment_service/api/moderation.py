@@ -8,14 +8,13 @@ from comment_service.api import bp
 from comment_service.api.cors import public_site
 from comment_service.api.http import header_text, json_body
 from comment_service.auth import require_site_key
-from comment_service.errors import ApiError
+from comment_service.errors import ApiError, bulk_item
 from comment_service.extensions import limiter
 from comment_service.models import Site, utcnow
-from comment_service.moderation.status import Action
+from comment_service.moderation.status import Queue
 from comment_service.moderation.text import NAME, TextRefused, clean_text
 from comment_service.services import moderation, queues, reports, sites
-from comment_service.services.moderation import Change
-from comment_service.services.queues import Queue
+from comment_service.services.moderation import Decision
 
 MODERATOR_HEADER = "X-Majlis-Moderator"
 
@@ -24,6 +23,7 @@ MODERATOR_HEADER = "X-Majlis-Moderator"
 _bulk_result = schemas.BulkResultSchema()
 _history = schemas.HistorySchema()
 _report_list = schemas.ReportListSchema()
+_queue_counts = schemas.QueueCountsSchema()
 _dump = schemas.dump_moderator_comment
 
 
@@ -59,14 +59,6 @@ def _queue(name: str) -> Queue:
         raise ApiError(404, "queue_not_found", f"No queue {name!r}; queues: {known}.") from None
 
 
-def _change(data: dict) -> Change:
-    return Change(Action(data["action"]), data["revision"], "moderator", _actor(), data.get("reason"), data.get("note"))
-
-
-def _view(site: Site, comment_id: int) -> dict:
-    return _dump(queues.moderator_items(site, [comment_id])[0])
-
-
 @bp.get("/sites/<slug:site>/settings")
 @require_site_key
 def get_settings(site: Site):
@@ -86,7 +78,7 @@ def put_settings(site: Site):
 @require_site_key
 def queue_counts(site: Site):
     """How many comments wait in each queue, and the age of the oldest pending one."""
-    return queues.queue_counts(site, utcnow())
+    return _queue_counts.dump(queues.queue_counts(site, utcnow()))
 
 
 @bp.get("/sites/<slug:site>/queues/<queue>")
@@ -122,17 +114,15 @@ def release(site: Site, queue: str):
 @require_site_key
 def moderator_comment(site: Site, comment_id: int):
     """One comment as moderators see it."""
-    moderation.get_comment(site, comment_id)
-    return _view(site, comment_id)
+    return _dump(queues.moderator_item(site, comment_id))
 
 
 @bp.post("/sites/<slug:site>/comments/<int:comment_id>/decision")
 @require_site_key
 def decide(site: Site, comment_id: int):
     """Approve, reject, mark spam or not, delete or restore the revision the moderator saw."""
-    change = _change(schemas.decision_schema.load(json_body()))
-    moderation.decide(site, comment_id, change)
-    return {"comment": _view(site, comment_id)}
+    decision = Decision.of(schemas.decision_schema.load(json_body()))
+    return {"comment": _dump(moderation.decide(site, comment_id, decision, _actor()))}
 
 
 @bp.post("/sites/<slug:site>/decisions")
@@ -140,8 +130,8 @@ def decide(site: Site, comment_id: int):
 def decide_bulk(site: Site):
     """Up to 100 decisions; each succeeds or fails on its own."""
     data = schemas.bulk_schema.load(json_body())
-    results = moderation.decide_many(site, [(d["id"], _change(d)) for d in data["decisions"]])
-    return _bulk_result.dump({"results": results})
+    outcomes = moderation.decide_many(site, [(d["id"], Decision.of(d)) for d in data["decisions"]], _actor())
+    return _bulk_result.dump({"results": [bulk_item(o) for o in outcomes]})
 
 
 @bp.get("/sites/<slug:site>/comments/<int:comment_id>/history")
@@ -161,7 +151,7 @@ def report(site: str, comment_id: int):
     """A reader reports a visible comment (counted once per reader)."""
     site_obj = public_site(site, write=True)
     data = schemas.report_create_schema.load(json_body())
-    new, _ = reports.report_comment(
+    new = reports.report_comment(
         site_obj, comment_id, data["reason"], data["note"], request.remote_addr, request.headers.get("User-Agent")
     )
     # The same answer for a repeat: a reader cannot probe whether their report was counted.
@@ -180,8 +170,6 @@ def comment_reports(site: Site, comment_id: int):
 def dismiss(site: Site, comment_id: int):
     """Close a comment's open reports as unfounded; it keeps its status."""
     data = schemas.dismiss_schema.load(json_body())
-    reports.dismiss_reports(site, comment_id, Change(Action.APPROVE, data["revision"], "moderator", _actor(),
-                                                     note=data["note"]))
-    return {"comment": _view(site, comment_id)}
+    return {"comment": _dump(reports.dismiss_reports(site, comment_id, data["revision"], _actor(), data["note"]))}
 
 

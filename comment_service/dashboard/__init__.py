@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, make_response, render_template, request, session
+from flask import Blueprint, g, make_response, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from marshmallow import ValidationError
@@ -24,6 +24,7 @@ from comment_service.errors import ApiError, error_response, from_domain, retry_
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
 from comment_service.moderation.errors import DomainError
+from comment_service.moderation.roles import ModeratorRole
 from comment_service.security_headers import DASHBOARD_PREFIX, secure
 
 bp = Blueprint(
@@ -41,10 +42,6 @@ def t(key: str, count: int | None = None, **values: Any) -> str:
 @bp.before_request
 def _before() -> None:
     """Who is asking, in which language; refuse a state change without a valid CSRF token."""
-    # `g` outlives a request when an app context was already pushed (the test suite does that):
-    # start clean, so neither a failed sign-in nor a CSRF token of another session carries over.
-    for name in ("login_failed", current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
-        g.pop(name, None)
     g.moderator = load_moderator()
     g.lang = i18n.pick_language(g.moderator.language if g.moderator else None, session.get("lang"),
                                 request.accept_languages)
@@ -58,6 +55,7 @@ def _template_globals() -> dict[str, Any]:
     lang = g.get("lang", i18n.DEFAULT)
     return {
         "_": t, "lang": lang, "dir": "rtl" if lang in i18n.RTL else "ltr", "moderator": g.get("moderator"),
+        "is_admin": g.get("role") is ModeratorRole.ADMIN,
         "age": lambda when: i18n.age(lang, when, g.now) if when else "",
         "ago": lambda seconds: i18n.duration(lang, seconds, "ago"),
         "known_keys": i18n.catalog(i18n.DEFAULT),

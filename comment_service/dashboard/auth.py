@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, request, session, url_for
 
-from comment_service.models import Moderator, ModeratorRole
+from comment_service.models import Moderator
+from comment_service.moderation.roles import ModeratorRole
 from comment_service.moderation.text import has_control_char
 from comment_service.services import moderators
 

@@ -1,12 +1,19 @@
 """Turn the services' moderator views into what a page shows: highlighted body, reasons in words."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
 from comment_service.dashboard import i18n, t
 from comment_service.dashboard.render import has_invisible, highlight, matched_text
+from comment_service.moderation.rules import ReasonCode
+
+if TYPE_CHECKING:
+    from comment_service.services.queues import ModeratorItem
+    from comment_service.services.reports import ReportView
+    from comment_service.services.site_admin import ItemContext
 
 
 def _known(key: str) -> bool:
@@ -30,14 +37,14 @@ def reason_detail(reason: dict[str, Any], body: str) -> Markup | str | None:
     """What exactly fired, in the moderator's language, from the reason's structured fields."""
     code = reason.get("code")
     detail = str(reason.get("detail") or "")
-    if code in ("banned_word", "suspect_word"):
+    if code in (ReasonCode.BANNED_WORD, ReasonCode.SUSPECT_WORD):
         matched = matched_text(body, reason)
         if matched and reason.get("entry"):
             return _rich("reason_word_detail", entry=reason["entry"], matched=matched)
         return _rich("reason_word_matched", matched=matched) if matched else None
-    if code == "too_many_links" and "count" in reason:
+    if code == ReasonCode.TOO_MANY_LINKS and "count" in reason:
         return t("reason_links_detail", count=int(reason["count"]), limit=int(reason["limit"]))
-    if code == "reported" and "count" in reason:
+    if code == ReasonCode.REPORTED and "count" in reason:
         return t("reason_reported_detail", count=int(reason["count"]), threshold=int(reason["threshold"]))
     if code == "spam_score" and "score" in reason:
         return t("reason_spam_detail", score=reason.get("score"), threshold=reason.get("threshold"))
@@ -46,21 +53,37 @@ def reason_detail(reason: dict[str, Any], body: str) -> Markup | str | None:
     return None
 
 
-def present(item: dict[str, Any], context: dict[str, Any] | None = None,
-            reports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An item of a queue (a services.queues.moderator_view) ready for the templates."""
-    body = item["body_source"]
-    reasons = [r for r in item["reasons"] if isinstance(r, dict)]
+@dataclass(frozen=True)
+class Card:
+    """A moderator's item (services.queues.ModeratorItem) as a page shows it: the item's own fields
+    (`card.status`, `card.author.email`...) plus the highlighted body, the reasons in words, the IP tag,
+    the article's link and the reader reports."""
+
+    item: ModeratorItem
+    body: Markup
+    reason_words: list[dict[str, Any]]
+    invisible: bool
+    ip_tag: str | None
+    thread_url: str | None
+    reports: list[ReportView]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.item, name)
+
+
+def present(item: ModeratorItem, context: ItemContext | None = None) -> Card:
+    """An item of a queue ready for the templates; `context` from services.site_admin.item_context."""
+    body = item.body_source
+    reasons = [r for r in item.reasons if isinstance(r, dict)]
     labels = [reason_label(r) for r in reasons]
-    context = context or {}
-    return {
-        **item,
-        "body": highlight(body, reasons, labels),
-        "reason_words": [{"label": label, "detail": reason_detail(r, body), "code": r.get("code"),
-                          "marked": matched_text(body, r) is not None}
-                         for r, label in zip(reasons, labels, strict=True)],
-        "invisible": has_invisible(body),
-        "ip_tag": (context.get("ip_hmac") or "")[:8] or None,
-        "thread_url": context.get("thread_url"),
-        "reports": reports or [],
-    }
+    return Card(
+        item=item,
+        body=highlight(body, reasons, labels),
+        reason_words=[{"label": label, "detail": reason_detail(r, body), "code": r.get("code"),
+                       "marked": matched_text(body, r) is not None}
+                      for r, label in zip(reasons, labels, strict=True)],
+        invisible=has_invisible(body),
+        ip_tag=((context.ip_hmac if context else None) or "")[:8] or None,
+        thread_url=context.thread_url if context else None,
+        reports=context.reports if context else [],
+    )

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from comment_service.dashboard import bp, devices, i18n, t
 from comment_service.dashboard.auth import login_required, safe_next, sign_in, sign_out
 from comment_service.extensions import limiter
+from comment_service.moderation.status import Queue
 from comment_service.services import moderators
 
 
@@ -105,7 +106,7 @@ def index() -> ResponseReturnValue:
     """The sites this moderator works on (straight to the queue when there is only one)."""
     sites = moderators.sites_of(g.moderator)
     if len(sites) == 1:
-        return redirect(url_for("dashboard.queue", site=sites[0][0].slug, queue="pending"))
+        return redirect(url_for("dashboard.queue", site=sites[0][0].slug, queue=Queue.PENDING.value))
     return render_template("dashboard/sites.html", sites=sites)
 
 
@@ -114,4 +115,4 @@ def index() -> ResponseReturnValue:
 def site_home(site: str) -> ResponseReturnValue:
     """A site's dashboard starts at its pending queue."""
     moderators.site_for_moderator(g.moderator, site)
-    return redirect(url_for("dashboard.queue", site=site, queue="pending"))
+    return redirect(url_for("dashboard.queue", site=site, queue=Queue.PENDING.value))

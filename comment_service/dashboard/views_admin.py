@@ -9,29 +9,20 @@ from comment_service import schemas
 from comment_service.dashboard import bp, t
 from comment_service.dashboard.auth import safe_next, site_access
 from comment_service.dashboard.forms import BAN_DAYS, ban_from_form, settings_errors, settings_from_form, whole_number
+from comment_service.dashboard.present import Card
 from comment_service.dashboard.views_queue import items_for_page
-from comment_service.errors import ApiError, field_errors
+from comment_service.errors import field_errors
 from comment_service.models import Site
-from comment_service.moderation.status import RejectReason, Status
+from comment_service.moderation.errors import Conflict
+from comment_service.moderation.status import Queue, RejectReason, applicable
 from comment_service.services import ban_admin, moderation, moderators, queues, site_admin, sites
 from comment_service.services.moderators import actor_id
 
 LOG_PAGE = 50
-# What a comment's own page offers, by its status (the state machine decides what applies).
-COMMENT_ACTIONS = {
-    Status.PENDING: ("approve", "reject", "spam", "delete"),
-    Status.PUBLISHED: ("approve", "reject", "spam", "delete"),
-    Status.APPROVED: ("reject", "spam", "delete"),
-    Status.REJECTED: ("approve", "spam", "delete"),
-    Status.SPAM: ("not_spam", "approve", "delete"),
-    Status.DELETED: ("restore",),
-}
 
 
-def _comment_view(site: Site, comment_id: int) -> dict:
-    moderation.get_comment(site, comment_id)  # 404 for another site's comment
-    items = queues.moderator_items(site, [comment_id])
-    return items_for_page(site, items)[0]
+def _comment_view(site: Site, comment_id: int) -> Card:
+    return items_for_page(site, [queues.moderator_item(site, comment_id)])[0]  # 404 for another site's comment
 
 
 def _actor_names(actors: set[str]) -> dict[str, str]:
@@ -47,8 +38,8 @@ def comment(site: Site, comment_id: int) -> ResponseReturnValue:
     log = moderation.history(site, comment_id)
     return render_template(
         "dashboard/comment.html", site=site, item=item, history=log,
-        names=_actor_names({e["actor"] for e in log if e["actor"]}),
-        actions=COMMENT_ACTIONS[Status(item["status"])], reject_reasons=list(RejectReason),
+        names=_actor_names({e.actor_id for e in log if e.actor_id}),
+        actions=applicable(item.status), reject_reasons=list(RejectReason),
     )
 
 
@@ -67,8 +58,8 @@ def decisions_log(site: Site) -> ResponseReturnValue:
 def ban(site: Site, comment_id: int) -> ResponseReturnValue:
     """Ban a comment's author by email (or email domain), rejecting what they posted if asked."""
     item = _comment_view(site, comment_id)
-    back = safe_next(request.values.get("next"), url_for("dashboard.queue", site=site.slug, queue="pending"))
-    email = item["author"]["email"]
+    back = safe_next(request.values.get("next"), url_for("dashboard.queue", site=site.slug, queue=Queue.PENDING.value))
+    email = item.author.email
     errors: dict = {}
     if request.method == "POST" and email:
         try:
@@ -82,9 +73,7 @@ def ban(site: Site, comment_id: int) -> ResponseReturnValue:
                     expires_in_days=data["expires_in_days"], reject_existing=data["reject_existing"],
                     actor=actor_id(g.moderator),
                 )
-            except ApiError as err:
-                if err.status != 409:
-                    raise
+            except Conflict as err:
                 errors = {"_request": [{"code": err.code, "message": t(f"error_{err.code}")
                                         if err.code == "already_banned" else err.message}]}
             else:

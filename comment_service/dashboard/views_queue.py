@@ -17,27 +17,19 @@ from marshmallow import ValidationError
 from comment_service.dashboard import bp, i18n, t
 from comment_service.dashboard.auth import safe_next, site_access, wants_json
 from comment_service.dashboard.forms import bulk_from_form, decision_from_form, whole_number
-from comment_service.dashboard.present import present
-from comment_service.errors import ApiError, field_errors
+from comment_service.dashboard.present import Card, present
+from comment_service.errors import ApiError, bulk_item, field_errors, status_of
 from comment_service.models import Site
-from comment_service.moderation.status import Action, RejectReason
+from comment_service.moderation.errors import Conflict, DomainError
+from comment_service.moderation.status import Queue, RejectReason, queue_actions
 from comment_service.services import moderation, queues, reports, site_admin
-from comment_service.services.moderation import Change
+from comment_service.services.moderation import Decision
 from comment_service.services.moderators import actor_id
-from comment_service.services.queues import Queue
+from comment_service.services.queues import ModeratorItem
 
 PAGE = 20
 BROWSE_ONLY = frozenset({Queue.APPROVED, Queue.REJECTED})
 TABS = (Queue.PENDING, Queue.REPORTED, Queue.UNMODERATED, Queue.SPAM, Queue.APPROVED, Queue.REJECTED)
-# What each queue's items can have done to them from the queue page.
-QUEUE_ACTIONS = {
-    Queue.PENDING: ("approve", "reject", "spam", "delete"),
-    Queue.REPORTED: ("approve", "reject", "spam", "delete"),
-    Queue.UNMODERATED: ("approve", "reject", "spam", "delete"),
-    Queue.SPAM: ("not_spam", "approve", "delete"),
-    Queue.APPROVED: ("reject", "spam", "delete"),
-    Queue.REJECTED: ("approve", "spam", "delete"),
-}
 
 
 def _queue(name: str) -> Queue:
@@ -52,16 +44,14 @@ def _actor() -> str:
 
 
 def _back(site: Site) -> str:
-    return safe_next(request.form.get("next"), url_for("dashboard.queue", site=site.slug, queue="pending"))
+    return safe_next(request.form.get("next"), url_for("dashboard.queue", site=site.slug, queue=Queue.PENDING.value))
 
 
-def items_for_page(site: Site, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The services' items with the article link, IP tag and reports a page shows beside them."""
-    context = site_admin.item_context(site, [i["id"] for i in items])
-    return [
-        present(i, context.get(i["id"]), reports.comment_reports(site, i["id"]) if i["open_reports"] else None)
-        for i in items
-    ]
+def items_for_page(site: Site, items: list[ModeratorItem]) -> list[Card]:
+    """The services' items with the article link, IP tag and reports a page shows beside them (one
+    statement for the whole page)."""
+    context = site_admin.item_context(site, [i.id for i in items])
+    return [present(i, context.get(i.id)) for i in items]
 
 
 @bp.get("/sites/<slug:site>/queues/<queue>")
@@ -78,15 +68,15 @@ def queue(site: Site, queue: str) -> ResponseReturnValue:
     else:
         items = queues.claim_batch(site, q, _actor(), PAGE, lease, thread=thread, text=text)
     counts = queues.queue_counts(site, g.now)
-    leased_until = max((i["claim"]["expires_at"] for i in items if i["claim"]), default=None)
+    leased_until = max((i.claim.expires_at for i in items if i.claim), default=None)
     return render_template(
         "dashboard/queue.html", site=site, queue=q, tabs=TABS, counts=counts, items=items_for_page(site, items),
-        thread=thread or "", text=text or "", actions=QUEUE_ACTIONS[q], reject_reasons=list(RejectReason),
+        thread=thread or "", text=text or "", actions=queue_actions(q), reject_reasons=list(RejectReason),
         leased_until=leased_until, page_size=PAGE,
     )
 
 
-def _message_for(err: ApiError) -> str:
+def _message_for(err: DomainError) -> str:
     """A refused action in the moderator's words (stale, held by someone else, not applicable...)."""
     key = f"error_{err.code}"
     return t(key) if key in i18n.catalog(i18n.DEFAULT) else err.message
@@ -111,14 +101,11 @@ def decide(site: Site, comment_id: int) -> ResponseReturnValue:
             return jsonify(ok=False, code="validation_failed", message=message, fields=fields), 422
         flash(message, "error")
         return redirect(_back(site))
-    change = Change(Action(data["action"]), data["revision"], "moderator", _actor(), data["reason"])
     try:
-        c = moderation.decide(site, comment_id, change)
-    except ApiError as err:
-        if err.status != 409:  # a 404 (no such comment on this site) is an error page, like any other
-            raise
+        c = moderation.decide(site, comment_id, Decision.of(data), _actor())
+    except Conflict as err:  # a 404 (no such comment on this site) is an error page, like any other
         if wants_json():
-            return jsonify(ok=False, code=err.code, message=_message_for(err)), err.status
+            return jsonify(ok=False, code=err.code, message=_message_for(err)), status_of(err)
         flash(_message_for(err), "error")
         return redirect(_back(site))
     message = t(f"done_{data['action']}")
@@ -142,12 +129,8 @@ def bulk(site: Site) -> ResponseReturnValue:
             return jsonify(ok=False, code="validation_failed", message=message, fields=fields), 422
         flash(message, "error")
         return redirect(_back(site))
-    changes = [(d["id"], Change(Action(d["action"]), d["revision"], "moderator", _actor(), d["reason"]))
-               for d in decisions]
-    results = moderation.decide_many(site, changes)
-    for r in results:
-        if not r["ok"]:
-            r["message"] = _message_for(ApiError(r["status_code"], r["error"]["code"], r["error"]["message"]))
+    outcomes = moderation.decide_many(site, [(d["id"], Decision.of(d)) for d in decisions], _actor())
+    results = [bulk_item(o) if o.ok else {**bulk_item(o), "message": _message_for(o.error)} for o in outcomes]
     done = sum(r["ok"] for r in results)
     failed = len(results) - done
     summary = t(f"bulk_done_{decisions[0]['action']}", count=done)
@@ -186,10 +169,8 @@ def dismiss(site: Site, comment_id: int) -> ResponseReturnValue:
     if not isinstance(revision, int):
         raise ApiError(422, "validation_failed", "revision is required.")
     try:
-        c = reports.dismiss_reports(site, comment_id, Change(Action.APPROVE, revision, "moderator", _actor()))
-    except ApiError as err:
-        if err.status != 409:
-            raise
+        c = reports.dismiss_reports(site, comment_id, revision, _actor())
+    except Conflict as err:
         if wants_json():
             return jsonify(ok=False, code=err.code, message=_message_for(err)), 409
         flash(_message_for(err), "error")

@@ -80,9 +80,9 @@ class Decision:
     refused: bool = False
 
     @property
-    def reason_code(self) -> str | None:
+    def reason_code(self) -> ReasonCode | None:
         """The first (strongest) reason's code, for the audit log."""
-        return self.reasons[0].code.value if self.reasons else None
+        return self.reasons[0].code if self.reasons else None
 
 
 def _word_reasons(code: ReasonCode, entries: tuple[str, ...], view: MatchView, label: str) -> list[HoldReason]:

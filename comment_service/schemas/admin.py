@@ -147,7 +147,7 @@ class BanCreateSchema(Schema):
 
 
 class BanSchema(Schema):
-    """A ban as the site sees it: never the banned value itself, only a label safe to show."""
+    """A ban as the site sees it (dumps a Ban): never the banned value itself, only a label safe to show."""
 
     id = fields.Integer(required=True)
     kind = fields.String(required=True, validate=OneOf(BAN_KINDS))
@@ -203,14 +203,15 @@ class ExportedThreadSchema(Schema):
 
 
 class ExportedCommentSchema(Schema):
-    """One of the author's comments, as stored (any status)."""
+    """One of the author's comments, as stored (any status): dumps a Comment with its thread."""
 
     id = fields.Integer(required=True)
     thread = fields.Nested(ExportedThreadSchema, required=True)
     parent_id = fields.Integer(required=True, allow_none=True)
-    name = fields.String(required=True)
-    url = fields.String(required=True, allow_none=True)
-    body = fields.String(required=True, metadata={"description": "The text as the author wrote it."})
+    name = fields.String(required=True, attribute="author_name")
+    url = fields.String(required=True, allow_none=True, attribute="author_url")
+    body = fields.String(required=True, attribute="body_source",
+                         metadata={"description": "The text as the author wrote it."})
     status = fields.String(required=True)
     created_at = fields.DateTime(required=True)
     edited_at = fields.DateTime(required=True, allow_none=True)

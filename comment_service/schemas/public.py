@@ -5,6 +5,7 @@ import re
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
+from comment_service.moderation.status import Status
 from comment_service.schemas.fields import (
     BODY_CHECK,
     COUNTS_MAX,
@@ -30,6 +31,9 @@ from comment_service.schemas.fields import (
 )
 
 CURSOR_RE = r"^[0-9]{1,10}$"  # ASCII only: see check_cursor
+# What readers may be told a comment's status is (rejected and spam look pending to their author;
+# deleted is a tombstone's).
+PUBLIC_STATUSES = (Status.PENDING, Status.PUBLISHED, Status.APPROVED, Status.DELETED)
 
 
 WEB_URL_DOC = {
@@ -81,7 +85,7 @@ class CommentSchema(Schema):
     )
     body_html = fields.String(required=True)
     status = fields.String(
-        required=True, validate=validate.OneOf(["pending", "published", "approved", "deleted"]),
+        required=True, validate=validate.OneOf([s.value for s in PUBLIC_STATUSES]),
         metadata={"description": "`deleted` only for a tombstone: a hidden comment that listed replies answer."},
     )
     created_at = fields.DateTime(required=True)

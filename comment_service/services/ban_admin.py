@@ -1,26 +1,26 @@
 """A site's ban list: ban an email, an email domain or an IP prefix (optionally rejecting what the
 author already posted), list the bans, lift one.
 
-Separate from services/bans.py, which submission imports to check bans: rejecting goes through the
-state machine (services/moderation.py), which itself imports the comments service, which imports
-bans.py. Keeping the lookup and the administration apart keeps the imports one-way.
+Separate from services/bans.py, which submission imports to check bans: rejecting goes through
+services.changes, which the comments service imports too. Keeping the lookup and the administration
+apart keeps the imports one-way.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
-from comment_service.errors import ApiError
+from comment_service.database import commit_keeping_state
 from comment_service.extensions import db
 from comment_service.models import Ban, Comment, Site, utcnow
-from comment_service.moderation.rules import ReasonCode
+from comment_service.moderation.audit import Actor, AuditReason
+from comment_service.moderation.errors import Conflict, DomainError, NotFound
 from comment_service.moderation.status import Action, Status
 from comment_service.schemas.fields import ID_MAX
+from comment_service.services import changes
 from comment_service.services.identity import domain_hmac, email_hmac, ip_hmac
-from comment_service.services.moderation import Change, apply_change
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ def create_ban(site: Site, kind: str, value: str, *, reason: str | None, expires
         ).limit(1)
     )
     if existing is not None:
-        raise ApiError(
-            409, "already_banned", f"This {kind} is already banned (ban {existing}); lift that ban to change it."
-        )
+        raise Conflict("already_banned", f"This {kind} is already banned (ban {existing}); lift that ban to change it.")
     ban = Ban(site_id=site.id, kind=kind, value_hmac=digest, label=ban_label(kind, value), reason=reason,
               expires_at=expires_at, created_by=actor, created_at=now)
     db.session.add(ban)
@@ -101,36 +99,26 @@ def create_ban(site: Site, kind: str, value: str, *, reason: str | None, expires
     try:
         if reject_existing:
             for c in _covered_comments(site, kind, value, digest):
-                change = Change(Action.REJECT, c.revision, "system", actor, reason=ReasonCode.AUTHOR_BANNED.value)
-                apply_change(site, c, change, now)
+                changes.apply(site.id, c, changes.Change(Actor.SYSTEM, action=Action.REJECT, actor_id=actor,
+                                                         reason=AuditReason.AUTHOR_BANNED), now)
                 rejected += 1
-    except ApiError:  # a comment changed meanwhile: no ban, no rejection
+    except DomainError:  # a comment changed meanwhile: no ban, no rejection
         db.session.rollback()
         raise
-    db.session.commit()
+    commit_keeping_state()  # the answer shows the ban as stored
     log.info("ban %d created on site %s (%s), %d comments rejected", ban.id, site.slug, kind, rejected)
     return ban, rejected
 
 
-def ban_view(ban: Ban, now: datetime) -> dict[str, Any]:
-    """A ban as the site's moderators see it (for BanSchema)."""
-    return {
-        "id": ban.id, "kind": ban.kind, "label": ban.label, "reason": ban.reason, "expires_at": ban.expires_at,
-        "expired": ban.expires_at is not None and ban.expires_at <= now,
-        "created_by": ban.created_by, "created_at": ban.created_at,
-    }
-
-
-def list_bans(site: Site, before: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of the site's bans, active and expired (flagged), newest first; keyset on id."""
+def list_bans(site: Site, before: int | None, limit: int) -> tuple[list[Ban], int | None]:
+    """A page of the site's bans, active and expired (Ban.expired), newest first; keyset on id."""
     stmt = sa.select(Ban).where(Ban.site_id == site.id).order_by(Ban.id.desc()).limit(limit + 1)
     if before is not None:
         stmt = stmt.where(Ban.id < before)
     bans = list(db.session.scalars(stmt))
     more = len(bans) > limit
     bans = bans[:limit]
-    now = utcnow()
-    return [ban_view(b, now) for b in bans], (bans[-1].id if more else None)
+    return bans, (bans[-1].id if more else None)
 
 
 def lift_ban(site: Site, ban_id: int) -> None:
@@ -140,6 +128,6 @@ def lift_ban(site: Site, ban_id: int) -> None:
         deleted = db.session.execute(sa.delete(Ban).where(Ban.id == ban_id, Ban.site_id == site.id)).rowcount
     if deleted != 1:
         db.session.rollback()
-        raise ApiError(404, "ban_not_found", "No ban with this id on this site.")
+        raise NotFound("ban_not_found", "No ban with this id on this site.")
     db.session.commit()
     log.info("ban %d lifted on site %s", ban_id, site.slug)

@@ -11,17 +11,19 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, load_only
 
-from comment_service.errors import ApiError, FieldError
+from comment_service.database import commit_keeping_state
 from comment_service.extensions import db
-from comment_service.models import VISIBLE_VALUES, Comment, ModerationAction, Site, Thread, utcnow
+from comment_service.models import VISIBLE_VALUES, Ban, Comment, Site, Thread, utcnow
 from comment_service.moderation import privacy
-from comment_service.moderation.rules import Submission, evaluate
+from comment_service.moderation.audit import Actor, AuditReason
+from comment_service.moderation.errors import FieldError, Forbidden, Invalid, NotFound
+from comment_service.moderation.rules import Decision, Submission, evaluate
 from comment_service.moderation.sanitize import count_links, sanitize_body
-from comment_service.moderation.status import Status, is_visible
+from comment_service.moderation.status import Status, is_visible, submitted
 from comment_service.read_cache import read_cache
 from comment_service.schemas import comment_page_schema
-from comment_service.services import idempotency
-from comment_service.services.bans import active_ban
+from comment_service.services import changes, idempotency
+from comment_service.services.bans import ban_pairs
 from comment_service.services.idempotency import KeyedRequest
 from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
 from comment_service.services.sites import site_policy, site_settings
@@ -47,139 +49,164 @@ def _get_or_create_thread(site: Site, key: str, title: str | None, url: str | No
     return thread
 
 
-def _check_parent(thread: Thread, parent_id: int | None) -> None:
-    if parent_id is None:
-        return
-    parent = db.session.get(Comment, parent_id)
-    if parent is None or parent.thread_id != thread.id or not is_visible(parent.status):
-        raise ApiError(
-            422,
-            "validation_failed",
-            "Some fields need attention.",
-            {"parent_id": [FieldError("invalid_parent", "The comment you reply to is not in this thread.")]},
-        )
-
-
 DUPLICATE_WINDOW = timedelta(days=1)
 
 
-def author_facts(site: Site, digest: str, body: str, now: datetime, exclude_id: int | None = None) -> dict[str, bool]:
-    """What the rules need to know about an author's history on this site."""
-    has_approved = db.session.scalar(
-        sa.select(Comment.id).where(
-            Comment.site_id == site.id, Comment.email_hmac == digest, Comment.status == Status.APPROVED
-        ).limit(1)
-    )
-    duplicate_stmt = sa.select(Comment.id).where(
-        Comment.site_id == site.id,
-        Comment.email_hmac == digest,
-        Comment.created_at > now - DUPLICATE_WINDOW,
-        Comment.body_source == body,
-        Comment.status != Status.DELETED,
-    )
-    if exclude_id is not None:
-        duplicate_stmt = duplicate_stmt.where(Comment.id != exclude_id)
-    duplicate = db.session.scalar(duplicate_stmt.limit(1))
-    return {"author_has_approved_comment": has_approved is not None, "duplicate_of_recent": duplicate is not None}
+def banned() -> Forbidden:
+    """The refusal of an author a ban covers (a submission or an edit)."""
+    return Forbidden("author_banned", "You cannot comment on this site.")
 
 
-def thread_is_closed(site: Site, thread: Thread, now: datetime) -> bool:
-    """Closed by hand, or older than the site's auto-close age."""
-    days = site_settings(site)["auto_close_days"]
+def closed() -> Forbidden:
+    """The refusal of a new text in a closed thread (a submission or an edit)."""
+    return Forbidden("thread_closed", "This thread is closed to new comments.")
+
+
+@dataclass(frozen=True)
+class AuthorFacts:
+    """What one statement tells a submission or an edit about its author and its parent."""
+
+    banned: bool
+    author_has_approved_comment: bool
+    duplicate_of_recent: bool
+    parent_thread_id: int | None = None
+    parent_status: Status | None = None
+
+
+def author_facts(site: Site, digest: str | None, body: str, now: datetime, *, bans: list[tuple[str, str]],
+                 parent_id: int | None = None, exclude_id: int | None = None) -> AuthorFacts:
+    """In one statement: whether a ban covers the author (`bans`: the (kind, digest) pairs, see
+    bans.ban_pairs), whether they have an approved comment here, whether they posted this text in the
+    last day, and the thread and status of the comment they reply to."""
+    C = Comment.__table__.c
+    banned = sa.select(Ban.id).where(
+        Ban.site_id == site.id, sa.tuple_(Ban.kind, Ban.value_hmac).in_(bans),
+        sa.or_(Ban.expires_at.is_(None), Ban.expires_at > now),
+    ).limit(1).scalar_subquery() if bans else sa.null()
+    approved = sa.exists().where(C.site_id == site.id, C.email_hmac == digest, C.status == Status.APPROVED)
+    duplicate = sa.exists().where(
+        C.site_id == site.id, C.email_hmac == digest, C.created_at > now - DUPLICATE_WINDOW,
+        C.body_source == body, C.status != Status.DELETED, *([C.id != exclude_id] if exclude_id is not None else []),
+    )
+    columns: list[sa.ColumnElement[Any]] = [banned.label("banned"), approved.label("approved"),
+                                            duplicate.label("duplicate")]
+    if parent_id is not None:
+        parent = Comment.__table__.alias("parent")
+        for name in ("thread_id", "status"):
+            columns.append(sa.select(parent.c[name]).where(parent.c.id == parent_id).scalar_subquery().label(name))
+    row = db.session.execute(sa.select(*columns)).one()
+    return AuthorFacts(
+        banned=row.banned is not None,
+        author_has_approved_comment=bool(row.approved) and digest is not None,
+        duplicate_of_recent=bool(row.duplicate) and digest is not None,
+        parent_thread_id=row.thread_id if parent_id is not None else None,
+        parent_status=Status(row.status) if parent_id is not None and row.status is not None else None,
+    )
+
+
+def thread_is_closed(settings: dict[str, Any], thread: Thread, now: datetime) -> bool:
+    """Closed by hand, or older than the site's auto-close age (`settings`: sites.site_settings)."""
+    days = settings["auto_close_days"]
     return thread.closed or (days is not None and thread.created_at < now - timedelta(days=days))
 
 
-def commit_keeping_state() -> None:
-    """Commit without expiring what the session holds: the answer is built from objects already
-    loaded, so nothing after the commit goes back to the database (a failure there would turn a
-    stored change into an error, and a retry would store it twice)."""
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+def editable_until(settings: dict[str, Any], created_at: datetime) -> datetime:
+    """When the author's edit window for a comment closes (`settings`: sites.site_settings)."""
+    return created_at + timedelta(minutes=settings["edit_window_minutes"])
+
+
+def moderate(settings: dict[str, Any], site: Site, body: str, body_html: str, facts: AuthorFacts,
+             honeypot: bool = False) -> Decision:
+    """The rules' decision on a new or edited text."""
+    return evaluate(site_policy(site, settings), Submission(
+        body=body, link_count=count_links(body_html), honeypot_filled=honeypot,
+        author_has_approved_comment=facts.author_has_approved_comment, duplicate_of_recent=facts.duplicate_of_recent,
+    ))
+
+
+def audit_reason(decision: Decision, default: AuditReason | None = None) -> AuditReason | None:
+    """What the audit log records for the rules' decision: its strongest reason, else `default`."""
+    code = decision.reason_code
+    return AuditReason.of(code) if code is not None else default
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A stored submission as its author is answered (CommentCreatedSchema): the comment as readers
+    see it, the author's edit token and the end of the edit window."""
+
+    comment: dict[str, Any]
+    edit_token: str
+    editable_until: datetime
 
 
 def submit_comment(
     site: Site, data: dict[str, Any], client_ip: str | None, keyed: KeyedRequest | None = None
-) -> tuple[Comment, str]:
-    """Store a reader's comment after validation, sanitising and moderation; return it and its edit token.
+) -> Submitted:
+    """Store a reader's comment after validation, sanitising and moderation, committed with its first
+    audit row; nothing after the commit reads the database.
 
     With an Idempotency-Key (`keyed`), the key is recorded in the same transaction and the edit
     token is the one derived for it; idempotency.AlreadyRecorded when another request with the
     key stored its comment first (this one then stores nothing).
     """
     now = utcnow()
-    if active_ban(site, data["author_email"], client_ip, now) is not None:
-        # Nothing is stored, and the thread is not even created.
-        raise ApiError(403, "author_banned", "You cannot comment on this site.")
+    settings = site_settings(site)
+    email = data["author_email"]
+    digest, ip_digest = email_hmac(email), ip_hmac(client_ip)
+    facts = author_facts(site, digest, data["body"], now, bans=ban_pairs(email, digest, ip_digest),
+                         parent_id=data["parent_id"])
+    if facts.banned:
+        raise banned()  # nothing is stored, and the thread is not even created
     thread = _get_or_create_thread(site, data["thread"], data["thread_title"], data["thread_url"])
-    if thread_is_closed(site, thread, now):
-        raise ApiError(403, "thread_closed", "This thread is closed to new comments.")
-    _check_parent(thread, data["parent_id"])
+    if thread_is_closed(settings, thread, now):
+        raise closed()
+    if data["parent_id"] is not None and (
+        facts.parent_thread_id != thread.id or facts.parent_status is None or not is_visible(facts.parent_status)
+    ):
+        raise Invalid("validation_failed", "Some fields need attention.",
+                      {"parent_id": [FieldError("invalid_parent", "The comment you reply to is not in this thread.")]})
 
-    digest = email_hmac(data["author_email"])
     body_html = sanitize_body(data["body"])
-    submission = Submission(
-        body=data["body"],
-        link_count=count_links(body_html),
-        honeypot_filled=bool(data.get("company")),
-        **author_facts(site, digest, data["body"], now),
-    )
-    decision = evaluate(site_policy(site), submission)
+    decision = moderate(settings, site, data["body"], body_html, facts, honeypot=bool(data.get("company")))
     token = keyed.token if keyed is not None else privacy.new_token()
     comment = Comment(
         site_id=site.id,
         thread_id=thread.id,
         parent_id=data["parent_id"],
         author_name=data["author_name"],
-        author_email=data["author_email"],
+        author_email=email,
         email_hmac=digest,
         author_url=data["author_url"],
-        avatar=avatar_for(site, data["author_email"]),
+        avatar=avatar_for(site, email),
         body_source=data["body"],
         body_html=body_html,
-        status=decision.status,
-        hold_reasons=[r.as_dict() for r in decision.reasons],
-        ip_hmac=ip_hmac(client_ip),
+        ip_hmac=ip_digest,
         edit_token_hash=privacy.token_digest(token),
         created_at=now,
     )
-    db.session.add(comment)
-    db.session.flush()
-    if keyed is not None:
-        idempotency.record(site, keyed, comment.id, now)
-    db.session.add(
-        ModerationAction(
-            site_id=site.id,
-            comment_id=comment.id,
-            revision=comment.revision,
-            actor_type="rule",
-            from_status=None,
-            to_status=comment.status,
-            reason_code=decision.reason_code,
-        )
-    )
-    if is_visible(comment.status):
-        bump_thread(thread.id, +1)
+    record = (lambda cid: idempotency.record(site, keyed, cid, now)) if keyed is not None else None
+    changes.create(comment, changes.Change(
+        Actor.RULE, transition=submitted(decision.status), reason=audit_reason(decision),
+        hold_reasons=[r.as_dict() for r in decision.reasons],
+    ), then=record)
     commit_keeping_state()
-    return comment, token
+    return Submitted(public_comment(comment, thread.key), token, editable_until(settings, now))
 
 
-def bump_thread(thread_id: int, delta: int) -> None:
-    """Count a visible change: the version moves so every cached page of the thread goes stale."""
-    read_cache().forget_recent()  # this process sees its own writes at once; others within the memo TTL
-    db.session.execute(
-        sa.update(Thread)
-        .where(Thread.id == thread_id)
-        .values(version=Thread.version + 1, comment_count=Thread.comment_count + delta)
-    )
+def thread_exists(site: Site, key: str) -> bool:
+    """Whether the site has a thread with this key (it is created by its first comment)."""
+    return db.session.scalar(sa.select(Thread.id).where(Thread.site_id == site.id, Thread.key == key)) is not None
 
 
-def thread_key(comment: Comment) -> str:
-    """The key of a comment's thread."""
-    return db.session.scalar(sa.select(Thread.key).where(Thread.id == comment.thread_id)) or ""
+def replayed(site: Site, keyed: KeyedRequest) -> Submitted | None:
+    """The submission an earlier request with this Idempotency-Key stored, answered as it was
+    (idempotency.replay: Invalid for another request under the key, Conflict once deleted)."""
+    found = idempotency.replay(site, keyed)
+    if found is None:
+        return None
+    comment, key = found
+    return Submitted(public_comment(comment, key), keyed.token, editable_until(site_settings(site), comment.created_at))
 
 
 def public_comment(comment: Comment, thread_key: str) -> dict[str, Any]:
@@ -244,7 +271,7 @@ def thread_page(slug: str, key: str, after: int | None, limit: int, if_none_matc
     # A plain Core execution: the ORM adds nothing to a column probe but cost on every read.
     row = db.session.connection().execute(_PROBE, {"slug": slug, "key": key}).first()
     if row is None:
-        raise ApiError(404, "site_not_found", "No site with this id.")
+        raise NotFound("site_not_found", "No site with this id.")
     site_id, origins, thread_id, version, created, title, url, closed, count = row
     stamp = f"{site_id}/{key}/{thread_id}/{created.timestamp() if created else 0}/{version}/{after}/{limit}"
     etag = '"' + hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest() + '"'

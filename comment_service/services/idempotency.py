@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from comment_service.errors import ApiError
 from comment_service.extensions import db
-from comment_service.models import Comment, IdempotentSubmission, Site, utcnow
+from comment_service.models import Comment, IdempotentSubmission, Site, Thread, utcnow
 from comment_service.moderation import privacy
+from comment_service.moderation.errors import Conflict, Invalid
 from comment_service.moderation.status import Status
 
 HEADER = "Idempotency-Key"
@@ -68,15 +68,13 @@ def key_digest(key: str) -> str:
 
 
 def keyed_request(site: Site, key: str | None, document: Any) -> KeyedRequest | None:
-    """The digests and edit token of a request with this header value (None without one); 400 for a malformed key.
+    """The digests and edit token of a request with this header value (None without one; the API
+    refuses a malformed one first, see valid_key).
 
     The request digest covers the JSON document as parsed (key order and spacing aside).
     """
     if key is None:
         return None
-    if not valid_key(key):
-        raise ApiError(400, "invalid_idempotency_key",
-                       f"The {HEADER} header must be 1 to {KEY_MAX} printable ASCII characters.")
     key_key, request_key, token_key = _keys(current_app.config["SECRET_KEY"])
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     key_hmac = privacy.keyed_digest(key_key, key)
@@ -104,24 +102,28 @@ def recorded(slug: str | None, key: str | None) -> bool:
     return found is not None
 
 
-def replay(site: Site, c: KeyedRequest) -> Comment | None:
-    """The comment an earlier request with this key stored, if it is within the window;
-    422 when that request was another one, 409 when its comment has been deleted since."""
-    row = db.session.scalar(
-        sa.select(IdempotentSubmission).where(
+def replay(site: Site, c: KeyedRequest) -> tuple[Comment, str] | None:
+    """The comment an earlier request with this key stored and its thread's key, if it is within the
+    window (one statement); Invalid when that request was another one, Conflict when its comment has
+    been deleted since."""
+    row = db.session.execute(
+        sa.select(IdempotentSubmission.request_hmac, Comment, Thread.key)
+        .join(Comment, Comment.id == IdempotentSubmission.comment_id)
+        .join(Thread, Thread.id == Comment.thread_id)
+        .where(
             IdempotentSubmission.site_id == site.id, IdempotentSubmission.key_hmac == c.key_hmac,
             IdempotentSubmission.created_at >= _cutoff(),
         )
-    )
+    ).first()
     if row is None:
         return None
-    if not hmac.compare_digest(row.request_hmac, c.request_hmac):
-        raise ApiError(422, "idempotency_key_reused",
-                       f"This {HEADER} was used for another submission; send a new key for a new one.")
-    comment = db.session.get(Comment, row.comment_id)
-    if comment is None or comment.status is Status.DELETED:
-        raise ApiError(409, "submission_withdrawn", "This submission was stored and has been deleted since.")
-    return comment
+    request_hmac, comment, thread_key = row
+    if not hmac.compare_digest(request_hmac, c.request_hmac):
+        raise Invalid("idempotency_key_reused",
+                      f"This {HEADER} was used for another submission; send a new key for a new one.")
+    if comment.status is Status.DELETED:
+        raise Conflict("submission_withdrawn", "This submission was stored and has been deleted since.")
+    return comment, thread_key
 
 
 def record(site: Site, c: KeyedRequest, comment_id: int, now: datetime) -> None:

@@ -11,9 +11,10 @@ from functools import cache
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from comment_service.errors import ApiError
 from comment_service.extensions import db
-from comment_service.models import Moderator, ModeratorRole, ModeratorSite, Site
+from comment_service.models import Moderator, ModeratorSite, Site
+from comment_service.moderation.errors import NotFound
+from comment_service.moderation.roles import ModeratorRole
 from comment_service.services import identity
 
 PASSWORD_MIN = 10
@@ -128,7 +129,7 @@ def site_for_moderator(moderator: Moderator, slug: str) -> tuple[Site, Moderator
         .where(ModeratorSite.moderator_id == moderator.id, Site.slug == slug)
     ).first()
     if row is None:
-        raise ApiError(404, "site_not_found", "No site with this id.")
+        raise NotFound("site_not_found", "No site with this id.")
     return row[0], row[1]
 
 

@@ -3,43 +3,37 @@ everything stored about their comments, or erase their personal data."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
 
-from comment_service.errors import ApiError
 from comment_service.extensions import db
-from comment_service.models import Comment, ModerationAction, Site, Thread, utcnow
-from comment_service.moderation.status import Action, Status
+from comment_service.models import Comment, ModerationAction, Site, utcnow
+from comment_service.moderation.audit import Actor, AuditReason
+from comment_service.moderation.errors import DomainError
+from comment_service.moderation.status import Action, Status, erased
+from comment_service.services import changes
 from comment_service.services.identity import email_hmac
-from comment_service.services.moderation import Change, apply_change
 
 log = logging.getLogger(__name__)
-
-PRIVACY_ERASE = "privacy_erase"
 # What an erased comment keeps of its author: nothing. The name is empty, not a word in some
 # language: the widget never shows an erased comment's author (a tombstone has none) and a
 # dashboard says "erased" in its own language.
 ERASED_NAME = ""
 
 
-def export_author(site: Site, email: str) -> list[dict[str, Any]]:
-    """Every comment of this author on this site (any status), oldest first, as stored."""
-    rows = db.session.execute(
-        sa.select(Comment, Thread.key, Thread.title, Thread.url)
-        .join(Thread, Thread.id == Comment.thread_id)
+def export_author(site: Site, email: str) -> list[Comment]:
+    """Every comment of this author on this site (any status), oldest first, as stored, each with its
+    thread loaded (ExportedCommentSchema dumps them)."""
+    comments = db.session.scalars(
+        sa.select(Comment)
+        .join(Comment.thread)
+        .options(contains_eager(Comment.thread))
         .where(Comment.site_id == site.id, Comment.email_hmac == email_hmac(email))
         .order_by(Comment.id)
     ).all()
-    log.info("privacy export on site %s: %d comments", site.slug, len(rows))
-    return [
-        {
-            "id": c.id, "thread": {"key": key, "title": title, "url": url}, "parent_id": c.parent_id,
-            "name": c.author_name, "url": c.author_url, "body": c.body_source, "status": c.status.value,
-            "created_at": c.created_at, "edited_at": c.edited_at,
-        }
-        for c, key, title, url in rows
-    ]
+    log.info("privacy export on site %s: %d comments", site.slug, len(comments))
+    return list(comments)
 
 
 def _scrub(c: Comment) -> None:
@@ -59,9 +53,9 @@ def _scrub(c: Comment) -> None:
 def erase_author(site: Site, email: str, actor: str | None) -> int:
     """Remove an author's personal data from all their comments on this site; returns how many.
 
-    Each comment not yet deleted is deleted through the state machine (an audit row with actor
+    Each comment not yet deleted is deleted through services.changes (an audit row with actor
     "system" and reason privacy_erase; the thread's count and version follow); one already deleted
-    gets an audit row too, so the log says why its text is gone. Moderators' notes on these comments
+    gets an audit row and a new revision too, so the log says why its text is gone. Moderators' notes on these comments
     go as well: they are free text about the author. The rows stay, so replies keep a tombstone
     parent. One transaction; the log line names the site and the count, never the email.
     """
@@ -74,16 +68,12 @@ def erase_author(site: Site, email: str, actor: str | None) -> int:
     ).all()
     try:
         for c in comments:
-            if c.status is Status.DELETED:
-                db.session.add(ModerationAction(
-                    site_id=site.id, comment_id=c.id, revision=c.revision, actor_type="system", actor_id=actor,
-                    from_status=Status.DELETED, to_status=Status.DELETED, reason_code=PRIVACY_ERASE,
-                ))
-                c.revision += 1
-            else:
-                apply_change(site, c, Change(Action.DELETE, c.revision, "system", actor, reason=PRIVACY_ERASE), now)
+            change = changes.Change(Actor.SYSTEM, actor_id=actor, reason=AuditReason.PRIVACY_ERASE,
+                                    **({"transition": erased(c.status)} if c.status is Status.DELETED
+                                       else {"action": Action.DELETE}))
+            changes.apply(site.id, c, change, now)
             _scrub(c)
-    except ApiError:  # a comment changed meanwhile: erase nothing, the site asks again
+    except DomainError:  # a comment changed meanwhile: erase nothing, the site asks again
         db.session.rollback()
         raise
     if comments:

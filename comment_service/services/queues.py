@@ -1,22 +1,28 @@
 """Moderator queues: what waits in each, pages of it, and the claims moderators hold on items.
 
 The reads and claims are Core statements on the tables, built once per shape: no ORM objects to
-build, track or expire for rows that are only shown. Decisions (services.moderation) load and
-update a Comment.
+build, track or expire for rows that are only shown. Each row becomes a `ModeratorItem`, the one
+definition of what a moderator sees of a comment (the API dumps it with ModeratorCommentSchema, the
+dashboard presents it). Changes to a comment go through services.changes.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from comment_service.database import commit_keeping_state
 from comment_service.extensions import db
 from comment_service.models import Claim, Comment, Site, Thread, utcnow
-from comment_service.moderation.status import Status
+from comment_service.moderation.errors import NotFound
+from comment_service.moderation.status import QUEUE_STATUSES, Queue, Status
+
+__all__ = ["ModeratorItem", "Queue"]  # Queue lives in moderation/status.py; importable from here too
 
 _COMMENT = Comment.__table__
 _C = _COMMENT.c
@@ -24,27 +30,24 @@ _THREAD = Thread.__table__
 _CLAIM = Claim.__table__
 
 
-class Queue(StrEnum):
-    """Views over comments that moderators work through (DESIGN.md section 3)."""
-
-    PENDING = "pending"
-    REPORTED = "reported"
-    UNMODERATED = "unmoderated"
-    SPAM = "spam"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
 def queue_filter(queue: Queue) -> sa.ColumnElement[bool]:
-    """The WHERE clause of a queue (always combined with the site)."""
-    if queue is Queue.REPORTED:
-        return sa.and_(_C.open_reports > 0, _C.status.in_([Status.PENDING, Status.PUBLISHED, Status.APPROVED]))
-    if queue is Queue.UNMODERATED:
-        return _C.status.in_([Status.PENDING, Status.PUBLISHED])
-    return _C.status == Status(queue.value)
+    """The WHERE clause of a queue (always combined with the site): its statuses (status.QUEUE_STATUSES),
+    and open reports for the reported queue."""
+    statuses = [s for s in Status if s in QUEUE_STATUSES[queue]]  # in Status order, as the partial indexes say
+    where = _C.status == statuses[0] if len(statuses) == 1 else _C.status.in_(statuses)
+    return sa.and_(_C.open_reports > 0, where) if queue is Queue.REPORTED else where
 
 
-def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class QueueCounts:
+    """How many comments wait in each queue (by queue name), and how long the oldest pending one has
+    waited, in seconds (None: none waits). QueueCountsSchema is its JSON."""
+
+    counts: dict[str, int]
+    oldest_pending_age_seconds: int | None
+
+
+def queue_counts(site: Site, now: datetime) -> QueueCounts:
     """How many comments wait in each queue, and how long the oldest pending one has waited."""
     by_status = dict(
         db.session.execute(
@@ -63,10 +66,7 @@ def queue_counts(site: Site, now: datetime) -> dict[str, Any]:
         Queue.APPROVED: by_status.get(Status.APPROVED, 0),
         Queue.REJECTED: by_status.get(Status.REJECTED, 0),
     }
-    return {
-        "counts": {q.value: n for q, n in counts.items()},
-        "oldest_pending_age_seconds": _age_seconds(now, oldest),
-    }
+    return QueueCounts({q.value: n for q, n in counts.items()}, _age_seconds(now, oldest))
 
 
 def _oldest_pending(site_id: sa.ColumnElement[int]) -> sa.Select[Any]:
@@ -140,8 +140,8 @@ def _of_item(column: sa.Column[Any], match: sa.ColumnElement[bool], label: str) 
 # object and no second statement.
 _ITEM_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     *(_COMMENT.c[name] for name in (
-        "id", "parent_id", "author_name", "author_email", "author_url", "avatar", "body_html", "body_source",
-        "status", "revision", "hold_reasons", "spam_score", "open_reports", "created_at", "edited_at",
+        "id", "thread_id", "parent_id", "author_name", "author_email", "author_url", "avatar", "body_html",
+        "body_source", "status", "revision", "hold_reasons", "spam_score", "open_reports", "created_at", "edited_at",
     )),
     _of_item(_THREAD.c.key, _THREAD.c.id == _C.thread_id, "thread_key"),
     _of_item(_THREAD.c.title, _THREAD.c.id == _C.thread_id, "thread_title"),
@@ -163,30 +163,99 @@ def _select_items(leased: sa.FromClause | None = None) -> sa.Select[Any]:
     )
 
 
-def moderator_view(row: sa.Row[Any]) -> dict[str, Any]:
-    """A comment as moderators see it: email, reasons, revision, claim and the author's record.
+# The moderator's item and its parts are built for every row of a page or a claim: plain slotted
+# dataclasses (a frozen one costs twice as much to build; bench/queue_claim.py). Treat them as values:
+# a change makes a new one (ModeratorItem.changed).
+@dataclass(slots=True)
+class ThreadRef:
+    """The thread a comment belongs to."""
 
-    `row` has the columns of _select_items.
-    """
+    key: str
+    title: str | None
+
+
+@dataclass(slots=True)
+class ModeratorAuthor:
+    """The author as moderators see them: with the email."""
+
+    name: str
+    email: str | None
+    url: str | None
+    avatar: str
+
+
+@dataclass(slots=True)
+class ClaimInfo:
+    """Who holds an item and until when."""
+
+    by: str
+    expires_at: datetime
+
+
+@dataclass(slots=True)
+class ModeratorItem:
+    """A comment as moderators see it: email, reasons, revision, claim and the author's record on the
+    site (comments per status). ModeratorCommentSchema is its JSON; services.changes can change it."""
+
+    id: int
+    thread_id: int
+    thread: ThreadRef
+    parent_id: int | None
+    author: ModeratorAuthor
+    body_html: str
+    body_source: str
+    status: Status
+    revision: int
+    reasons: list[dict[str, Any]]
+    spam_score: float | None
+    open_reports: int
+    claim: ClaimInfo | None
+    author_history: dict[str, int]
+    created_at: datetime
+    edited_at: datetime | None
+
+    @property
+    def claimed_by(self) -> str | None:
+        return self.claim.by if self.claim is not None else None
+
+    @property
+    def claim_expires_at(self) -> datetime | None:
+        return self.claim.expires_at if self.claim is not None else None
+
+    def changed(self, status: Status, revision: int, *, released: bool, resolved: bool) -> ModeratorItem:
+        """This item after a change of status that services.changes made: nothing is read back. The
+        author's record counted the comment under its old status (when it has an author to count)."""
+        history = self.author_history
+        if status is not self.status and history.get(self.status.value, 0) > 0:
+            history = {**history, self.status.value: history[self.status.value] - 1,
+                       status.value: history.get(status.value, 0) + 1}
+        return dataclasses.replace(
+            self, status=status, revision=revision, author_history=history,
+            claim=None if released else self.claim, open_reports=0 if resolved else self.open_reports,
+        )
+
+
+def moderator_view(row: sa.Row[Any]) -> ModeratorItem:
+    """The ModeratorItem of a row with the columns of _select_items."""
     m = row._mapping
-    return {
-        "id": m["id"],
-        "thread": {"key": m["thread_key"], "title": m["thread_title"]},
-        "parent_id": m["parent_id"],
-        "author": {"name": m["author_name"], "email": m["author_email"], "url": m["author_url"],
-                   "avatar": m["avatar"]},
-        "body_html": m["body_html"],
-        "body_source": m["body_source"],
-        "status": m["status"].value,
-        "revision": m["revision"],
-        "reasons": m["hold_reasons"] or [],
-        "spam_score": m["spam_score"],
-        "open_reports": m["open_reports"],
-        "claim": {"by": m["claimed_by"], "expires_at": m["claim_expires_at"]} if m["claimed_by"] else None,
-        "author_history": dict(zip(_STATUS_VALUES, map(int, m["author_record"].split(",")), strict=True)),
-        "created_at": m["created_at"],
-        "edited_at": m["edited_at"],
-    }
+    return ModeratorItem(
+        id=m["id"],
+        thread_id=m["thread_id"],
+        thread=ThreadRef(m["thread_key"], m["thread_title"]),
+        parent_id=m["parent_id"],
+        author=ModeratorAuthor(m["author_name"], m["author_email"], m["author_url"], m["avatar"]),
+        body_html=m["body_html"],
+        body_source=m["body_source"],
+        status=m["status"],
+        revision=m["revision"],
+        reasons=m["hold_reasons"] or [],
+        spam_score=m["spam_score"],
+        open_reports=m["open_reports"],
+        claim=ClaimInfo(m["claimed_by"], m["claim_expires_at"]) if m["claimed_by"] else None,
+        author_history=dict(zip(_STATUS_VALUES, map(int, m["author_record"].split(",")), strict=True)),
+        created_at=m["created_at"],
+        edited_at=m["edited_at"],
+    )
 
 
 # The statements are built once per shape and take their values as parameters: SQLAlchemy then
@@ -238,7 +307,7 @@ _ITEMS_BY_ID = (
 
 
 def queue_items(site: Site, queue: Queue, after: int | None, limit: int, *, thread: str | None = None,
-                text: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+                text: str | None = None) -> tuple[list[ModeratorItem], int | None]:
     """A page of a queue, oldest first (keyset on id), with what a moderator needs to decide.
 
     `thread` (a thread key) and `text` (in the body or the author's name) narrow the queue.
@@ -249,7 +318,7 @@ def queue_items(site: Site, queue: Queue, after: int | None, limit: int, *, thre
     rows = db.session.execute(_page_statement(queue, after is not None, bool(thread), bool(text)), params).all()
     more = len(rows) > limit
     items = [moderator_view(r) for r in rows[:limit]]
-    return items, (items[-1]["id"] if more else None)
+    return items, (items[-1].id if more else None)
 
 
 def held_by_another(actor: Any, now: Any) -> sa.ColumnElement[bool]:
@@ -302,7 +371,7 @@ def _claim_statement(queue: Queue, thread: bool, text: bool, dialect: str) -> sa
 
 
 def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds: int, *, thread: str | None = None,
-                text: str | None = None) -> list[dict[str, Any]]:
+                text: str | None = None) -> list[ModeratorItem]:
     """Lease up to `limit` items of a queue that nobody else holds to `actor`, oldest first.
 
     One INSERT INTO claim ... SELECT ... FOR UPDATE SKIP LOCKED ... ON CONFLICT: on PostgreSQL
@@ -327,17 +396,25 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
         rows = db.session.execute(stmt, params).all()
     ours = [r for r in rows if r.claimed_by == actor]
     if dialect == "postgresql":
-        items = sorted((moderator_view(r) for r in ours), key=lambda item: item["id"])  # a CTE has no order
+        items = sorted((moderator_view(r) for r in ours), key=lambda item: item.id)  # a CTE has no order
     else:
         items = moderator_items(site, [r.comment_id for r in ours]) if ours else []
-    db.session.commit()
+    commit_keeping_state()  # the page goes on with the site and the moderator as loaded
     return items
 
 
-def moderator_items(site: Site, ids: list[int]) -> list[dict[str, Any]]:
+def moderator_items(site: Site, ids: list[int]) -> list[ModeratorItem]:
     """These comments of the site as moderators see them (with the authors' history), by id."""
     rows = db.session.execute(_ITEMS_BY_ID, {"p_site_id": site.id, "p_ids": ids}).all()
     return [moderator_view(r) for r in rows]
+
+
+def moderator_item(site: Site, comment_id: int) -> ModeratorItem:
+    """One comment of the site as moderators see it; NotFound for another site's comment or none."""
+    items = moderator_items(site, [comment_id])
+    if not items:
+        raise NotFound("comment_not_found", "No comment with this id on this site.")
+    return items[0]
 
 
 def release_claims(site: Site, actor: str, ids: list[int], *, leased_until: datetime | None = None) -> int:
@@ -353,5 +430,5 @@ def release_claims(site: Site, actor: str, ids: list[int], *, leased_until: date
         .where(Claim.site_id == site.id, Claim.comment_id.in_(ids), Claim.claimed_by == actor, *renewed)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    commit_keeping_state()
     return result.rowcount

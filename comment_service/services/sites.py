@@ -13,9 +13,31 @@ from comment_service.moderation.rules import Policy
 from comment_service.moderation.status import ModerationMode
 
 
+def find_site(slug: str) -> Site | None:
+    """The site with this slug, if any."""
+    return db.session.scalar(sa.select(Site).where(Site.slug == slug))
+
+
+def site_origins(slug: str) -> list[str] | None:
+    """A site's allowed origins (CORS), or None when there is no such site: one narrow read."""
+    return db.session.scalar(sa.select(Site.allowed_origins).where(Site.slug == slug))
+
+
+def list_sites() -> list[Site]:
+    """Every site, by slug."""
+    return list(db.session.scalars(sa.select(Site).order_by(Site.slug)))
+
+
+def add_origins(site: Site, origins: list[str]) -> None:
+    """Allow these origins too (the ones it has stay)."""
+    if not set(origins) <= set(site.allowed_origins):
+        site.allowed_origins = sorted(set(site.allowed_origins) | set(origins))
+        db.session.commit()
+
+
 def get_site(slug: str) -> Site:
     """The site with this slug, or 404."""
-    site = db.session.scalar(sa.select(Site).where(Site.slug == slug))
+    site = find_site(slug)
     if site is None:
         raise NotFound("site_not_found", "No site with this id.")
     return site
@@ -58,9 +80,9 @@ def update_settings(site: Site, changes: dict[str, Any]) -> dict[str, Any]:
     return site_settings(site)
 
 
-def site_policy(site: Site) -> Policy:
-    """The moderation policy a site's settings describe."""
-    settings = site_settings(site)
+def site_policy(site: Site, settings: dict[str, Any] | None = None) -> Policy:
+    """The moderation policy a site's settings describe (`settings`: site_settings(site), if at hand)."""
+    settings = settings if settings is not None else site_settings(site)
     return Policy(
         mode=site.moderation_mode,
         link_limit=settings["link_limit"],

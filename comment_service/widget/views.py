@@ -11,7 +11,7 @@ import re
 
 from flask import Response, abort, redirect, render_template, request, url_for
 
-from comment_service.cli import DEMO_SLUG, DEMO_THREAD
+from comment_service.demo import DEMO_SLUG, DEMO_THREAD
 from comment_service.widget import bp, demo
 from comment_service.widget.assets import NAMES, Asset, asset
 

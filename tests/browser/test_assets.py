@@ -61,7 +61,7 @@ def test_demo_pages_are_served_under_a_strict_csp(client):
 
 
 def test_the_arabic_demo_is_the_seed_article():
-    from comment_service.cli import demo_article
+    from comment_service.demo import demo_article
     from comment_service.widget.demo import arabic_article
 
     article = arabic_article()

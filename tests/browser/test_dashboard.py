@@ -13,10 +13,11 @@ import pytest
 
 from comment_service import services
 from comment_service.extensions import db
-from comment_service.models import Comment, ModeratorRole
+from comment_service.models import Comment
+from comment_service.moderation.audit import Actor
+from comment_service.moderation.roles import ModeratorRole
 from comment_service.moderation.status import Action, ModerationMode
-from comment_service.services import moderation, moderators
-from comment_service.services.moderation import Change
+from comment_service.services import changes, moderation, moderators
 from comment_service.services.sites import update_settings
 from tests.browser.conftest import ARTIFACTS, LiveServer
 
@@ -108,7 +109,7 @@ def test_bulk_reject_three_with_the_keyboard(page, desk, live_server):
         item(page, cid).locator(".item-message", has_text="Rejected.").wait_for()
     assert [desk.status(c) for c in ids] == ["rejected"] * 3 and desk.status(keep) == "pending"
     with live_server.app.app_context():
-        reasons = {e["reason"] for c in ids for e in moderation.history(services.get_site(desk.slug), c)[1:]}
+        reasons = {e.reason for c in ids for e in moderation.history(services.get_site(desk.slug), c)[1:]}
     assert reasons == {"off_topic"}
 
 
@@ -132,7 +133,10 @@ def test_a_stale_action_is_refused_with_a_message(page, desk, live_server):
     cid = desk.comment("Something the author will edit")
     sign_in(page, live_server, desk.moderator("amal"))
     with live_server.app.app_context():  # meanwhile the comment changes (a rule, another tool...)
-        moderation.decide(services.get_site(desk.slug), cid, Change(Action.SPAM, 1, "system", "test"))
+        site = services.get_site(desk.slug)
+        changes.apply(site.id, moderation.get_comment(site, cid),
+                      changes.Change(Actor.SYSTEM, action=Action.SPAM, actor_id="test"))
+        db.session.commit()
     page.keyboard.press("a")
     message = item(page, cid).locator(".item-message[role=alert]")
     message.wait_for()

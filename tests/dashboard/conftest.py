@@ -8,11 +8,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from comment_service import services
-from comment_service.models import ModeratorRole
+from comment_service.moderation.roles import ModeratorRole
 from comment_service.moderation.status import ModerationMode
 from comment_service.services import moderators
-from comment_service.services.sites import update_settings
-from tests.conftest import ORIGIN, post
+from tests.conftest import ORIGIN, configure, detached, in_ctx, post
 
 PASSWORD = "correct horse battery"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -33,12 +32,13 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD, **environ: 
                        environ_base=environ)
 
 
+@in_ctx
 def make_moderator(email: str, site, role: ModeratorRole = ModeratorRole.MODERATOR, name: str | None = None):
-    """A moderator with a role on a site."""
+    """A moderator with a role on a site (detached)."""
     m = moderators.find_moderator(email) or moderators.create_moderator(email, PASSWORD, name)
     if site is not None:
         moderators.grant(m, site, role)
-    return m
+    return detached(m)
 
 
 @pytest.fixture
@@ -54,9 +54,10 @@ def mod(site):
 
 
 @pytest.fixture
-def other_site(app):
+def other_site(ctx):
     """A second tenant, "gazette", with a held comment of its own."""
-    return services.create_site("gazette", "The Gazette", [ORIGIN], ModerationMode.PRE)
+    with ctx:
+        return detached(services.create_site("gazette", "The Gazette", [ORIGIN], ModerationMode.PRE))
 
 
 @pytest.fixture
@@ -68,9 +69,9 @@ def signed_in(client, admin) -> FlaskClient:
 
 
 @pytest.fixture
-def held(client, site) -> list[int]:
+def held(ctx, client, site) -> list[int]:
     """Five pending comments on "news" (pre-moderated, with a suspect word list); their ids."""
-    update_settings(site, {"mode": "pre", "suspect_words": ["كلب*", "casino"]})
+    configure(ctx, "news", {"mode": "pre", "suspect_words": ["كلب*", "casino"]})
     return [post(client, body=f"held {i}").get_json()["comment"]["id"] for i in range(5)]
 
 

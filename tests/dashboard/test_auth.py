@@ -5,11 +5,10 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from comment_service.extensions import db
 from comment_service.models import Comment, ModeratorRole
 from comment_service.services import moderators
 from config import settings as config_settings
-from tests.conftest import post
+from tests.conftest import db_get, post
 from tests.dashboard.conftest import PASSWORD, csrf, decide, login, make_moderator
 
 SECURITY = {
@@ -91,7 +90,7 @@ def test_a_next_with_a_line_break_or_control_is_refused_and_leads_home(client, a
 def test_a_decision_whose_next_has_a_line_break_goes_back_to_the_queue(signed_in, held):
     r = decide(signed_in, held[0], "approve", next=LINE_BREAKS[0])
     assert r.status_code == 302 and r.headers["Location"] == "/dashboard/sites/news/queues/pending"
-    assert db.session.get(Comment, held[0]).status.value == "approved"
+    assert db_get(Comment, held[0]).status.value == "approved"
 
 
 def test_sign_out_needs_a_post_with_the_token(signed_in):
@@ -131,9 +130,10 @@ def test_signing_out_signs_you_out_everywhere_and_in_again(app, client, admin):
     assert phone.get("/dashboard/sites/news/log").status_code == 200
 
 
-def test_changing_the_password_ends_other_sessions(signed_in, admin):
+def test_changing_the_password_ends_other_sessions(ctx, signed_in, admin):
     assert signed_in.get("/dashboard/sites/news/log").status_code == 200
-    moderators.set_password(admin, "a brand new password")
+    with ctx:
+        moderators.set_password(moderators.find_moderator(admin.email), "a brand new password")
     assert signed_in.get("/dashboard/sites/news/log").status_code == 302
 
 
@@ -171,7 +171,7 @@ def test_a_decision_without_the_csrf_token_is_refused_and_changes_nothing(signed
     r = signed_in.post(f"/dashboard/sites/news/comments/{held[0]}/decision",
                        data={"action": "approve", "revision": "1", "csrf_token": "forged"})
     assert r.status_code == 400
-    assert db.session.get(Comment, held[0]).status.value == "pending"
+    assert db_get(Comment, held[0]).status.value == "pending"
 
 
 def test_scripts_send_the_token_in_a_header(signed_in, held):
@@ -211,7 +211,7 @@ def test_a_moderator_of_one_site_gets_404_for_another(client, site, other_site, 
                  f"/dashboard/sites/news/comments/{gazette_comment}/decision"]:
         r = client.post(path, data={"action": "approve", "revision": "1", "csrf_token": token})
         assert r.status_code == 404, path
-    assert db.session.get(Comment, gazette_comment).status.value == "pending"
+    assert db_get(Comment, gazette_comment).status.value == "pending"
 
 
 def test_settings_are_for_admins_only(client, site, mod):
@@ -233,7 +233,7 @@ def test_a_moderator_of_several_sites_chooses_one(client, site, other_site):
 
 # --- language --------------------------------------------------------------------------------
 
-def test_language_follows_the_browser_then_the_moderators_choice(client, admin):
+def test_language_follows_the_browser_then_the_moderators_choice(ctx, client, admin):
     page = client.get("/dashboard/login", headers={"Accept-Language": "ar,en;q=0.5"}).get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in page and "سجّل الدخول" in page
     page = client.get("/dashboard/login", headers={"Accept-Language": "fr"}).get_data(as_text=True)
@@ -241,6 +241,6 @@ def test_language_follows_the_browser_then_the_moderators_choice(client, admin):
     login(client, admin.email)
     token = csrf(client, "/dashboard/sites/news/log")
     client.post("/dashboard/language", data={"lang": "ar", "csrf_token": token, "next": "/dashboard/sites/news/log"})
-    assert moderators.find_moderator(admin.email).language == "ar"
+    assert ctx(moderators.find_moderator, admin.email).language == "ar"
     page = client.get("/dashboard/sites/news/log", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert 'dir="rtl"' in page and "القرارات الأخيرة" in page

@@ -6,25 +6,26 @@ from pathlib import Path
 
 from comment_service.models import ModeratorRole
 from comment_service.services import moderators
+from tests.conftest import new_site
 from tests.dashboard.conftest import login
 
 
-def test_create_with_a_generated_password_printed_once(runner, client, site):
+def test_create_with_a_generated_password_printed_once(ctx, runner, client, site):
     r = runner.invoke(args=["moderators", "create", "Nour@Example.org", "--site", "news", "--role", "admin", "--generate"])
     assert r.exit_code == 0, r.output
     password = re.search(r"password \(shown once, store it now\): (\S+)", r.output).group(1)
-    m = moderators.find_moderator("nour@example.org")
+    m = ctx(moderators.find_moderator, "nour@example.org")
     assert m.password_hash.startswith("scrypt:") and password not in m.password_hash
-    assert moderators.site_for_moderator(m, "news")[1] is ModeratorRole.ADMIN
+    assert ctx(moderators.site_for_moderator, m, "news")[1] is ModeratorRole.ADMIN
     assert login(client, "nour@example.org", password).status_code == 302
 
 
-def test_create_prompts_for_the_password(runner, site):
+def test_create_prompts_for_the_password(ctx, runner, site):
     r = runner.invoke(args=["moderators", "create", "sami@example.org", "--site", "news"],
                       input="a long enough pass\na long enough pass\n")
     assert r.exit_code == 0, r.output
     assert "password" not in r.output.split("Repeat for confirmation:")[-1].lower()
-    assert moderators.authenticate("sami@example.org", "a long enough pass") is not None
+    assert ctx(moderators.authenticate, "sami@example.org", "a long enough pass") is not None
 
 
 def test_create_refuses_short_passwords_and_unknown_sites(runner, site):
@@ -34,15 +35,14 @@ def test_create_refuses_short_passwords_and_unknown_sites(runner, site):
     assert r.exit_code != 0 and "no site 'nope'" in r.output
 
 
-def test_create_again_adds_a_site(runner, site, app):
-    from comment_service import services
+def test_create_again_adds_a_site(ctx, runner, site, app):
     from comment_service.moderation.status import ModerationMode
 
-    services.create_site("gazette", "G", [], ModerationMode.PRE)
+    new_site("gazette", "G", [], ModerationMode.PRE)
     runner.invoke(args=["moderators", "create", "amal@example.org", "--site", "news", "--generate"])
     r = runner.invoke(args=["moderators", "create", "amal@example.org", "--site", "gazette", "--role", "admin"])
     assert r.exit_code == 0 and "created" not in r.output
-    assert [s.slug for s, _ in moderators.sites_of(moderators.find_moderator("amal@example.org"))] == ["gazette", "news"]
+    assert [s.slug for s, _ in ctx(moderators.sites_of, ctx(moderators.find_moderator, "amal@example.org"))] == ["gazette", "news"]
 
 
 def test_demo_creates_one_moderator_and_prints_working_credentials(app, runner, client):

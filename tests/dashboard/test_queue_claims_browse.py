@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from comment_service.extensions import db
 from comment_service.models import Claim, Comment
+from tests.conftest import db_run, db_scalar
 
 
 def _claimed() -> int:
-    db.session.expire_all()
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Claim))
+    return db_scalar(sa.select(sa.func.count()).select_from(Claim))
 
 
 def test_approved_queue_is_browsed_without_claims(signed_in, held):
-    db.session.execute(sa.update(Comment).values(status="approved"))
-    db.session.commit()
+    db_run(sa.update(Comment).values(status="approved"))
     r = signed_in.get("/dashboard/sites/news/queues/approved")
     assert r.status_code == 200
     assert _claimed() == 0

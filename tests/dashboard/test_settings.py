@@ -5,14 +5,19 @@ import re
 
 import pytest
 
-from comment_service.services.sites import site_settings
-from tests.conftest import auth
+from comment_service.services.sites import get_site, site_settings
+from tests.conftest import auth, in_ctx
 from tests.dashboard.conftest import csrf
 
 URL = "/dashboard/sites/news/settings"
 VALID = {"mode": "pre", "banned_words": "قمار\nكلب*\n", "suspect_words": "", "link_limit": "1",
          "hold_first_time": "on", "edit_window_minutes": "10", "report_threshold": "4", "auto_close_days": "",
          "allowed_origins": "https://news.example\nhttps://m.news.example"}
+
+
+@in_ctx
+def _settings() -> dict:
+    return site_settings(get_site("news"))
 
 
 def _save(client, **changes):
@@ -23,12 +28,12 @@ def _save(client, **changes):
 def test_settings_are_saved(signed_in, site):
     r = _save(signed_in)
     assert r.status_code == 302 and "Settings saved." in signed_in.get(URL).get_data(as_text=True)
-    got = site_settings(site)
+    got = _settings()
     assert got["mode"] == "pre" and got["banned_words"] == ["قمار", "كلب*"] and got["link_limit"] == 1
     assert got["hold_first_time"] is True and got["auto_close_days"] is None and got["report_threshold"] == 4
     assert got["allowed_origins"] == ["https://news.example", "https://m.news.example"]
     r = _save(signed_in, hold_first_time=None, auto_close_days="30")  # an unticked box is "off"
-    assert site_settings(site)["hold_first_time"] is False and site_settings(site)["auto_close_days"] == 30
+    assert _settings()["hold_first_time"] is False and _settings()["auto_close_days"] == 30
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -43,20 +48,21 @@ def test_settings_are_saved(signed_in, site):
     ("allowed_origins", "https://news.example/path", "line 1: Give an origin like https://news.example (no path)."),
 ])
 def test_each_invalid_field_says_what_is_wrong_beside_it(signed_in, site, field, value, message):
-    before = site_settings(site)
+    before = _settings()
     r = _save(signed_in, **{field: value})
     assert r.status_code == 422
     page = r.get_data(as_text=True)
     assert "nothing was saved" in page
     assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', page) or f'aria-invalid="true" aria-describedby="err-{field}-1"' in page
     assert f'<p class="field-error" id="err-{field}-1">{message}</p>' in page.replace("\n  ", "")
-    assert site_settings(site) == before
+    assert _settings() == before
 
 
-def test_errors_are_in_arabic_for_an_arabic_moderator(signed_in, site, admin):
+def test_errors_are_in_arabic_for_an_arabic_moderator(ctx, signed_in, site, admin):
     from comment_service.services import moderators
 
-    moderators.set_language(admin, "ar")
+    with ctx:
+        moderators.set_language(moderators.find_moderator(admin.email), "ar")
     page = _save(signed_in, link_limit="-1").get_data(as_text=True)
     assert "خارج المدى المسموح." in page and "عدد صحيح من 0 إلى 100." in page
 
