@@ -51,14 +51,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount each surface."""
+    """Mount each surface: the API and the probes with their OpenAPI document, the widget, the dashboard."""
     from comment_service import api, dashboard, ops, widget
-    from comment_service.api.converters import IdConverter, SlugConverter
+    from comment_service.contracts import Api
+    from comment_service.converters import IdConverter, SlugConverter
 
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["int"] = IdConverter  # every <int:...> in a URL is a bounded id
-    app.register_blueprint(api.bp)
-    app.register_blueprint(ops.bp)
+    documented = Api(app)
+    documented.register_blueprint(api.bp)
+    documented.register_blueprint(ops.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(dashboard.bp)
 

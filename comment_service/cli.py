@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from comment_service import demo, services
-from comment_service.api.converters import SLUG_PATTERN
+from comment_service.converters import SLUG_PATTERN
 from comment_service.models import Site
 from comment_service.moderation.roles import ModeratorRole
 from comment_service.moderation.status import ModerationMode

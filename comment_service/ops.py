@@ -5,29 +5,39 @@ import hmac
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, request
+from flask import abort, current_app, request
 
 from comment_service import metrics as metrics_
+from comment_service import schemas
+from comment_service.contracts import Blueprint
 from comment_service.database import safe_rollback
 from comment_service.errors import ApiError
 from comment_service.extensions import db, limiter
 from comment_service.ratelimit import store_status
 
-bp = Blueprint("ops", __name__)
+bp = Blueprint("ops", __name__, description="Probes.")
 log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
+@bp.alt_response(200, schema=schemas.HealthSchema, description="Up.", success=True)
 def healthz():
-    """The process is up and answering."""
+    """The process is up."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@bp.alt_response(200, schema=schemas.ReadinessSchema, success=True, description=(
+    "Ready (`ok`), or `degraded`: the rate-limit store is unreachable, so limits are counted per process until it "
+    "answers."))
+@bp.alt_response(503, schema=schemas.ReadinessSchema, description="Database unreachable (`unavailable`).")
 def readyz():
-    """Ready when the database answers (503 otherwise, so traffic goes elsewhere). The rate-limit
+    """The database answers; each dependency's state.
+
+    Ready when the database answers (503 otherwise, so traffic goes elsewhere). The rate-limit
     store is reported too; without it the service still works, with limits counted per process,
-    so it makes the answer "degraded" (200), not unready."""
+    so it makes the answer "degraded" (200), not unready.
+    """
     checks = {"database": "ok", "rate_limit_store": store_status(current_app)}
     try:
         db.session.execute(sa.text("SELECT 1"))
@@ -41,7 +51,7 @@ def readyz():
     return {"status": "ok", "checks": checks}
 
 
-@bp.get("/metrics")
+@bp.route_undocumented("/metrics", methods=["GET"])
 @limiter.exempt
 def metrics():
     """Prometheus metrics (comment_service/metrics.py). Not in the OpenAPI document: it is the operator's.

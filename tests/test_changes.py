@@ -214,7 +214,7 @@ def test_the_dashboard_and_the_api_make_the_same_change(app, client, site, news,
                      data={"action": "reject", "reason": "off_topic", "revision": "1",
                            "csrf_token": csrf(browser, "/dashboard/sites/news/queues/pending")},
                      headers={"Accept": "application/json"})
-    assert r.get_json()["ok"] is True
+    assert r.status_code == 200 and "error" not in r.get_json()
     _assert_one_change(via_dashboard, before, events, actor=Actor.MODERATOR, to=Status.REJECTED,
                        reason=AuditReason.OFF_TOPIC, decided=True, resolved=True)
     api_row, dashboard_row = _last_row(via_api), _last_row(via_dashboard)

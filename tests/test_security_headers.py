@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from comment_service import create_app
-from comment_service.api.converters import IdConverter, SlugConverter
+from comment_service.converters import IdConverter, SlugConverter
 from comment_service.extensions import db
 from comment_service.models import ModeratorRole
 from tests.dashboard.conftest import login, make_moderator

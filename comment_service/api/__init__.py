@@ -1,8 +1,12 @@
-"""The REST API blueprint, /api/v1."""
+"""The REST API, /api/v1: one Blueprint, `bp` ("api", so every endpoint is `api.<view>`), whose
+routes and their contracts are declared in the modules imported here; create_app registers it
+with the OpenAPI document (contracts.Api)."""
 from __future__ import annotations
 
-from flask import Blueprint
+from comment_service.api import authoring, bans, comments, cors, docs, moderation, privacy
+from comment_service.api.blueprint import bp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# The modules that declare routes (and request hooks) on `bp`.
+MODULES = (comments, authoring, moderation, bans, privacy, cors, docs)
 
-from comment_service.api import authoring, bans, comments, cors, docs, moderation, moderation_docs, privacy  # noqa: E402,F401,I001  (routes register on import)
+__all__ = ["MODULES", "bp"]

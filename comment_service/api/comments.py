@@ -2,24 +2,37 @@
 from __future__ import annotations
 
 from flask import Response, current_app, g, request
+from marshmallow import Schema, fields
 
-from comment_service import services
-from comment_service.api import bp
-from comment_service.api.cors import public_site
+from comment_service import schemas, services
+from comment_service.api.blueprint import bp
+from comment_service.api.cors import public, public_site
 from comment_service.api.http import json_body
+from comment_service.contracts import ERROR_TEXT
 from comment_service.errors import ApiError
 from comment_service.extensions import limiter
-from comment_service.schemas import (
-    OwnCommentsSchema,
-    comment_create_schema,
-    comment_created_schema,
-    comment_list_query,
-    counts_query,
-    own_query_schema,
-)
+from comment_service.models import Site
+from comment_service.schemas import comment_create_schema, comment_list_query, counts_query
 from comment_service.services import idempotency, own
 
 REPLAYED = "Idempotent-Replayed"
+CACHE_HEADERS = {
+    "ETag": {"schema": {"type": "string"}, "description": "Validator; send it back in If-None-Match."},
+    "Cache-Control": {"schema": {"type": "string"}, "description": "Short public caching."},
+}
+
+
+class IdempotencyKeyHeader(Schema):
+    key = fields.String(data_key=idempotency.HEADER, metadata={
+        "minLength": 1, "maxLength": idempotency.KEY_MAX, "pattern": idempotency.KEY_PATTERN,
+        "description": "One per submission (a UUID, say), sent again with the same body when retrying it: within "
+                       "24 hours a retry answers the comment the first attempt stored instead of storing another. "
+                       "1-200 printable ASCII characters.",
+    })
+
+
+class IfNoneMatchHeader(Schema):
+    etag = fields.String(data_key="If-None-Match")
 
 
 def _post_limit() -> str:
@@ -49,7 +62,7 @@ def _retry_of_recorded() -> bool:
 
 def _created(submitted: services.Submitted, replayed: bool = False):
     """The 201 of a submission; a replay says so in `Idempotent-Replayed: true`."""
-    return comment_created_schema.dump(submitted), 201, {REPLAYED: "true"} if replayed else {}
+    return submitted, 201, {REPLAYED: "true"} if replayed else {}
 
 
 def _idempotency_key() -> str | None:
@@ -62,7 +75,20 @@ def _idempotency_key() -> str | None:
 
 
 @bp.post("/sites/<slug:site>/comments")
+@bp.reads(IdempotencyKeyHeader, location="headers")
+@bp.reads(comment_create_schema)  # loaded below, after a replay is answered
+@bp.errors(400, 403, 404, 409, 413, 415, 422, 429,
+           e400=ERROR_TEXT[400] + " A malformed Idempotency-Key (`invalid_idempotency_key`).",
+           e409="The submission this Idempotency-Key stored has been deleted since (`submission_withdrawn`), "
+                "or another request with the key is being stored (`conflict`).",
+           e422=ERROR_TEXT[422] + " The Idempotency-Key was used for another submission (`idempotency_key_reused`).")
+@bp.doc(operationId="createComment")
 @limiter.limit(_post_limit, deduct_when=_stored_now, exempt_when=_retry_of_recorded)
+@bp.response(201, schemas.CommentCreatedSchema, headers={REPLAYED: {
+    "required": False, "schema": {"type": "string", "enum": ["true"]},
+    "description": "Present on the answer to a retry: an earlier request stored this comment.",
+}}, description="Stored; `status` says whether it is visible yet. A retry with the same Idempotency-Key gets the "
+                "same answer (the comment as it is now, the same edit token) and stores nothing.")
 def create_comment(site: str):
     """Submit a comment from the reader's form (an Idempotency-Key makes retrying it safe)."""
     site_obj = public_site(site, write=True)
@@ -82,15 +108,27 @@ def create_comment(site: str):
 
 
 @bp.post("/sites/<slug:site>/comments/own")
-def own_comments(site: str):
-    """The author's own comments, by the edit tokens their browser kept (pending ones included)."""
-    site_obj = public_site(site, write=True)
-    data = own_query_schema.load(json_body())
-    found = own.own_comments(site_obj, [(c["id"], c["edit_token"]) for c in data["comments"]])
-    return OwnCommentsSchema().dump({"comments": found})
+@bp.errors(400, 403, 404, 413, 415, 422)
+@bp.doc(operationId="ownComments")
+@public(write=True)
+@bp.arguments(schemas.OwnQuerySchema)
+@bp.response(200, schemas.OwnCommentsSchema, description="The comments whose token matched; others are left out.")
+def own_comments(data: dict, site: Site):
+    """An author's own comments, by the edit tokens their browser kept (pending ones included)."""
+    found = own.own_comments(site, [(c["id"], c["edit_token"]) for c in data["comments"]])
+    return {"comments": found}
 
 
+# The hot read: nothing here wraps the view (every declaration is documentation only), and the
+# answer is the page's body serialised once and cached (services.thread_page), never dumped here.
 @bp.get("/sites/<slug:site>/comments")
+@bp.reads(comment_list_query, location="query")
+@bp.reads(IfNoneMatchHeader, location="headers")
+@bp.alt_response(200, schema=schemas.CommentPageSchema, description="A page of comments.", headers=CACHE_HEADERS,
+                 success=True)
+@bp.alt_response(304, description="Unchanged since the ETag you sent.", headers=CACHE_HEADERS, success=True)
+@bp.errors(404, 422)
+@bp.doc(operationId="listComments")
 def list_comments(site: str):
     """Read a thread's visible comments, oldest first, a page at a time."""
     args = comment_list_query.load(_query("thread", "cursor", "limit"))
@@ -105,8 +143,18 @@ def list_comments(site: str):
 
 
 @bp.get("/sites/<slug:site>/counts")
+@bp.reads(counts_query, location="query")  # the answer is keyed by the keys as sent: read below
+@bp.alt_response(200, schema=schemas.CountsSchema, description="Counts by thread key.", success=True)
+@bp.errors(404, 422)
+@bp.doc(operationId="countComments")
 def comment_counts(site: str):
-    """Count the visible comments of up to 100 threads in one request."""
+    """Count the visible comments of up to 100 threads in one request.
+
+    Up to 100 keys and 7,500 bytes of URL (path and query, percent-encoded) per request:
+    the production set-up's request line holds 8 KB, and 100 Arabic slugs of 40 letters take 24 KB.
+    count.js splits its keys into batches within both limits.
+    The answer maps each key as sent to its count (unknown threads count 0).
+    """
     site_obj = public_site(site)
     sent = request.args.getlist("thread")
     keys = counts_query.load({"thread": sent} if sent else {})["thread"]

@@ -5,9 +5,13 @@ takes a static list) cannot decide; this small module does, for this blueprint o
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from flask import Response, g, request
 
-from comment_service.api import bp
+from comment_service.api.blueprint import bp
 from comment_service.errors import ApiError
 from comment_service.models import Site
 from comment_service.services.sites import get_site, site_origins
@@ -38,6 +42,20 @@ def public_site(slug: str, write: bool = False) -> Site:
     if write:
         require_allowed_origin()
     return site
+
+
+def public(write: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The view gets the Site of the slug in the URL as `site` (public_site: 404, and 403 for a
+    write from another origin), before any of its input is read."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, site: str, **kwargs: Any) -> Any:
+            return view(*args, site=public_site(site, write), **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def require_allowed_origin() -> None:

@@ -4,6 +4,10 @@ Views call the same services as the REST API. Every state-changing request carri
 (a form field, or the X-CSRFToken header from the dashboard's script). Every answer under
 /dashboard carries a strict Content-Security-Policy and is never cached (pages show emails): those
 headers are set for the whole app in comment_service/security_headers.py.
+
+The Blueprint is blueprint.bp; the views are the modules imported here (views_account,
+views_admin, views_queue); this module adds the request hooks and error pages, and create_app
+registers `bp`.
 """
 from __future__ import annotations
 
@@ -11,32 +15,26 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, g, make_response, render_template, request, session
+from flask import g, make_response, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Request
 
-from comment_service.dashboard import i18n
+from comment_service.dashboard import i18n, views_account, views_admin, views_queue
 from comment_service.dashboard.auth import load_moderator, wants_json
+from comment_service.dashboard.blueprint import bp, t
 from comment_service.errors import ApiError, error_response, from_domain, retry_after, unexpected
 from comment_service.extensions import csrf
 from comment_service.models import utcnow
 from comment_service.moderation.errors import DomainError
 from comment_service.moderation.roles import ModeratorRole
-from comment_service.security_headers import DASHBOARD_PREFIX, secure
+from comment_service.security_headers import secure
 
-bp = Blueprint(
-    "dashboard", __name__, url_prefix=DASHBOARD_PREFIX, template_folder="templates", static_folder="static",
-    static_url_path="/static",
-)
+VIEWS = (views_account, views_admin, views_queue)  # the modules that declare routes on `bp`
+__all__ = ["VIEWS", "bp", "last_resort_page", "plain_error_page", "t"]
 log = logging.getLogger(__name__)
-
-
-def t(key: str, count: int | None = None, **values: Any) -> str:
-    """A message in the current request's language."""
-    return i18n.translate(g.get("lang", i18n.DEFAULT), key, count, **values)
 
 
 @bp.before_request
@@ -145,6 +143,3 @@ def _http_error(err: HTTPException) -> Any:
                                    email=request.form.get("email", ""), next=request.args.get("next", ""))
             return page, 429, headers
     return _error_page(status, f"http_{status}", message, headers)
-
-
-from comment_service.dashboard import views_account, views_admin, views_queue  # noqa: E402,F401  (routes register on import)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
-from comment_service.dashboard import i18n, t
+from comment_service.dashboard import i18n
+from comment_service.dashboard.blueprint import t
 from comment_service.dashboard.render import has_invisible, highlight, matched_text
 from comment_service.moderation.rules import ReasonCode
 

@@ -6,8 +6,9 @@ from typing import Any
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from comment_service.dashboard import bp, devices, i18n, t
+from comment_service.dashboard import devices, i18n
 from comment_service.dashboard.auth import login_required, safe_next, sign_in, sign_out
+from comment_service.dashboard.blueprint import bp, t
 from comment_service.extensions import limiter
 from comment_service.moderation.status import Queue
 from comment_service.services import moderators

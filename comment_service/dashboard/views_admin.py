@@ -6,8 +6,8 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from comment_service import schemas
-from comment_service.dashboard import bp, t
 from comment_service.dashboard.auth import safe_next, site_access
+from comment_service.dashboard.blueprint import bp, t
 from comment_service.dashboard.forms import BAN_DAYS, ban_from_form, settings_errors, settings_from_form, whole_number
 from comment_service.dashboard.present import Card
 from comment_service.dashboard.views_queue import items_for_page

@@ -4,6 +4,13 @@ Opening a work queue (pending, reported, unmoderated, spam) claims its oldest it
 moderator (services.queues.claim_batch, actor "mod:<id>"), so two moderators never see the same
 item; leaving the page gives them back. Approved and rejected are browsed without claims.
 Every decision carries the revision the moderator saw: a stale one is refused with a message.
+
+The page's script (static/dashboard.js, `Accept: application/json`) gets JSON: a refusal in the one
+error shape, `{"error": {"code", "message", "fields"?}}` with its 4xx status (the message in the
+moderator's language), and on success `{"id", "status", "revision", "message"}` for a decision or
+a dismissal, `{"results": [...], "message"}` for a bulk action (each result as the API's bulk
+answer has it, a failure's `error.message` in the moderator's language) and `{"released": n}` for
+a release.
 """
 from __future__ import annotations
 
@@ -14,11 +21,12 @@ from flask import current_app, flash, g, jsonify, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from comment_service.dashboard import bp, i18n, t
+from comment_service.dashboard import i18n
 from comment_service.dashboard.auth import safe_next, site_access, wants_json
+from comment_service.dashboard.blueprint import bp, t
 from comment_service.dashboard.forms import bulk_from_form, decision_from_form, whole_number
 from comment_service.dashboard.present import Card, present
-from comment_service.errors import ApiError, bulk_item, field_errors, status_of
+from comment_service.errors import ApiError, bulk_item, error_response, field_errors, status_of
 from comment_service.models import Site
 from comment_service.moderation.errors import Conflict, DomainError
 from comment_service.moderation.status import Queue, RejectReason, queue_actions
@@ -82,6 +90,11 @@ def _message_for(err: DomainError) -> str:
     return t(key) if key in i18n.catalog(i18n.DEFAULT) else err.message
 
 
+def _done(c: Any, message: str) -> ResponseReturnValue:
+    """A decision or dismissal done, for the page's script."""
+    return jsonify(id=c.id, status=c.status.value, revision=c.revision, message=message)
+
+
 def _invalid(err: ValidationError) -> tuple[str, dict[str, Any]]:
     fields = field_errors(err.messages)
     if any(e["code"] == "required" for k, errs in fields.items() if k.endswith("reason") for e in errs):
@@ -98,19 +111,19 @@ def decide(site: Site, comment_id: int) -> ResponseReturnValue:
     except ValidationError as err:
         message, fields = _invalid(err)
         if wants_json():
-            return jsonify(ok=False, code="validation_failed", message=message, fields=fields), 422
+            return error_response(422, "validation_failed", message, fields)
         flash(message, "error")
         return redirect(_back(site))
     try:
         c = moderation.decide(site, comment_id, Decision.of(data), _actor())
     except Conflict as err:  # a 404 (no such comment on this site) is an error page, like any other
         if wants_json():
-            return jsonify(ok=False, code=err.code, message=_message_for(err)), status_of(err)
+            return error_response(status_of(err), err.code, _message_for(err))
         flash(_message_for(err), "error")
         return redirect(_back(site))
     message = t(f"done_{data['action']}")
     if wants_json():
-        return jsonify(ok=True, id=c.id, status=c.status.value, revision=c.revision, message=message)
+        return _done(c, message)
     flash(message, "ok")
     return redirect(_back(site))
 
@@ -126,22 +139,25 @@ def bulk(site: Site) -> ResponseReturnValue:
         if "decisions" in fields:
             message = t("error_nothing_selected")
         if wants_json():
-            return jsonify(ok=False, code="validation_failed", message=message, fields=fields), 422
+            return error_response(422, "validation_failed", message, fields)
         flash(message, "error")
         return redirect(_back(site))
     outcomes = moderation.decide_many(site, [(d["id"], Decision.of(d)) for d in decisions], _actor())
-    results = [bulk_item(o) if o.ok else {**bulk_item(o), "message": _message_for(o.error)} for o in outcomes]
+    results = [bulk_item(o) for o in outcomes]
+    for o, r in zip(outcomes, results, strict=True):
+        if o.error is not None:  # the reason in the moderator's words
+            r["error"]["message"] = _message_for(o.error)
     done = sum(r["ok"] for r in results)
     failed = len(results) - done
     summary = t(f"bulk_done_{decisions[0]['action']}", count=done)
     if failed:
         summary += " " + t("bulk_failed", count=failed)
     if wants_json():
-        return jsonify(ok=failed == 0, results=results, message=summary)
+        return jsonify(results=results, message=summary)
     flash(summary, "ok" if not failed else "error")
     for r in results:
         if not r["ok"]:
-            flash(f"#{r['id']}: {r['message']}", "error")
+            flash(f"#{r['id']}: {r['error']['message']}", "error")
     return redirect(_back(site))
 
 
@@ -156,7 +172,7 @@ def release(site: Site, queue: str) -> ResponseReturnValue:
     except ValueError:
         leased_until = None
     if leased_until is None or leased_until.tzinfo is None:
-        return jsonify(released=0), 400
+        return error_response(400, "invalid_lease", "leased_until must be a date and time with its UTC offset.")
     released = queues.release_claims(site, _actor(), ids, leased_until=leased_until) if ids else 0
     return jsonify(released=released)
 
@@ -172,10 +188,10 @@ def dismiss(site: Site, comment_id: int) -> ResponseReturnValue:
         c = reports.dismiss_reports(site, comment_id, revision, _actor())
     except Conflict as err:
         if wants_json():
-            return jsonify(ok=False, code=err.code, message=_message_for(err)), 409
+            return error_response(409, err.code, _message_for(err))
         flash(_message_for(err), "error")
         return redirect(_back(site))
     if wants_json():
-        return jsonify(ok=True, id=c.id, status=c.status.value, revision=c.revision, message=t("done_dismiss"))
+        return _done(c, t("done_dismiss"))
     flash(t("done_dismiss"), "ok")
     return redirect(_back(site))

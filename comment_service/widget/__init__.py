@@ -1,8 +1,9 @@
-"""The reader's widget: embed.js and count.js (long-cached, content-hashed), and the demo pages."""
+"""The reader's widget: embed.js and count.js (long-cached, content-hashed), and the demo pages.
+
+Its Blueprint, "widget", and every route of it are in views.py; create_app registers `bp`.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from comment_service.widget.views import bp
 
-bp = Blueprint("widget", __name__, template_folder="templates")
-
-from comment_service.widget import views  # noqa: E402,F401  (routes register on import)
+__all__ = ["bp"]

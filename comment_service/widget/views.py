@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from comment_service.demo import DEMO_SLUG, DEMO_THREAD
-from comment_service.widget import bp, demo
+from comment_service.widget import demo
 from comment_service.widget.assets import NAMES, Asset, asset
 
+bp = Blueprint("widget", __name__, template_folder="templates")
 SHORT_MAX_AGE = 300
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
 HASHED = re.compile(r"^(?P<stem>[a-z]+)\.(?P<digest>[0-9a-f]{12})\.(?P<ext>js|css)$")

@@ -145,6 +145,26 @@ def test_a_stale_action_is_refused_with_a_message(page, desk, live_server):
     assert desk.status(cid) == "spam"  # not overwritten
 
 
+def test_a_bulk_action_refuses_a_stale_item_in_place_and_does_the_rest(page, desk, live_server):
+    fresh, stale = desk.comment("A fair point about the budget."), desk.comment("Something that changes meanwhile")
+    sign_in(page, live_server, desk.moderator("amal"))
+    with live_server.app.app_context():  # meanwhile one of them changes
+        site = services.get_site(desk.slug)
+        changes.apply(site.id, moderation.get_comment(site, stale),
+                      changes.Change(Actor.SYSTEM, action=Action.SPAM, actor_id="test"))
+        db.session.commit()
+    for key in ["x", "j", "x"]:
+        page.keyboard.press(key)
+    assert page.locator(".selected-count").inner_text() == "2 selected"
+    page.keyboard.press("a")
+    item(page, fresh).locator(".item-message", has_text="Approved.").wait_for()
+    message = item(page, stale).locator(".item-message[role=alert]")
+    message.wait_for()
+    assert "This comment changed since you opened it" in message.inner_text()  # the result's error, translated
+    assert "refused" in item(page, stale).get_attribute("class")
+    assert desk.status(fresh) == "approved" and desk.status(stale) == "spam"
+
+
 def test_a_moderator_of_one_site_cannot_open_anothers_queue(page, desk, live_server, unique):
     other = Desk(live_server, unique + "b")
     other.comment("Gazette only")

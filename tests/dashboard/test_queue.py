@@ -44,7 +44,8 @@ def test_reported_items_show_their_reports(client, signed_in, site):
     token = csrf(signed_in, f"{Q}/reported")
     r = signed_in.post(f"/dashboard/sites/news/comments/{cid}/dismiss", data={"revision": "1", "csrf_token": token},
                        headers={"Accept": "application/json"})
-    assert r.get_json()["ok"] and db_get(Comment, cid).open_reports == 0
+    assert r.status_code == 200 and r.get_json()["status"] == "published" and "error" not in r.get_json()
+    assert db_get(Comment, cid).open_reports == 0
 
 
 def test_filters_by_thread_and_text(client, signed_in, site, held):
@@ -79,8 +80,8 @@ def test_two_moderators_never_get_the_same_items(app, client, site, held):
     assert _ids(amal.get(f"{Q}/pending").get_data(as_text=True)) == held[:3]  # a reload keeps them
     # Bilal acting on Amal's item is refused, with the reason, and nothing changes
     r = decide(bilal, held[0], "approve", json=True)
-    assert r.status_code == 409 and r.get_json()["code"] == "claimed_by_other"
-    assert "Another moderator has this comment open" in r.get_json()["message"]
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "claimed_by_other"
+    assert "Another moderator has this comment open" in r.get_json()["error"]["message"]
     assert _status(held[0]) == "pending"
     claim = db_get(Claim, held[0]).claimed_by
     assert claim and claim.startswith("mod:")
@@ -121,12 +122,12 @@ def test_each_action_goes_through_the_state_machine(signed_in, held):
     assert decide(signed_in, held[2], "delete", json=True).get_json()["status"] == "deleted"
     assert decide(signed_in, held[2], "restore", 2, json=True).get_json()["status"] == "pending"
     r = decide(signed_in, held[3], "not_spam", json=True)
-    assert r.status_code == 409 and r.get_json()["code"] == "invalid_transition"
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "invalid_transition"
 
 
 def test_reject_needs_a_reason(signed_in, held):
     r = decide(signed_in, held[0], "reject", json=True)
-    assert r.status_code == 422 and r.get_json()["message"] == "Choose a reason to reject."
+    assert r.status_code == 422 and r.get_json()["error"]["message"] == "Choose a reason to reject."
     r = decide(signed_in, held[0], "reject")
     assert "Choose a reason to reject." in signed_in.get(r.headers["Location"]).get_data(as_text=True)
     assert decide(signed_in, held[0], "reject", json=True, reason="because").status_code == 422
@@ -140,7 +141,7 @@ def test_a_stale_decision_is_refused_with_a_message_and_changes_nothing(signed_i
     assert "This comment changed since you opened it" in page and 'role="alert"' in page
     assert _status(held[0]) == "approved"
     r = decide(signed_in, held[0], "spam", json=True)
-    assert r.status_code == 409 and r.get_json()["code"] == "stale_revision"
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "stale_revision"
 
 
 def test_bulk_reject_three(signed_in, held):
@@ -149,7 +150,8 @@ def test_bulk_reject_three(signed_in, held):
     r = signed_in.post("/dashboard/sites/news/bulk", headers={"Accept": "application/json"},
                        data={"csrf_token": token, "action": "reject", "reason": "off_topic", "item": items})
     body = r.get_json()
-    assert body["ok"] and body["message"] == "3 comments rejected." and [x["ok"] for x in body["results"]] == [True] * 3
+    assert r.status_code == 200 and "error" not in body
+    assert body["message"] == "3 comments rejected." and [x["ok"] for x in body["results"]] == [True] * 3
     assert [_status(c) for c in held] == ["rejected"] * 3 + ["pending"] * 2
 
 
@@ -163,7 +165,7 @@ def test_bulk_reports_each_failure(signed_in, held):
     assert f"#{held[1]}: This comment changed since you opened it" in page
     r = signed_in.post("/dashboard/sites/news/bulk", headers={"Accept": "application/json"},
                        data={"csrf_token": token, "action": "spam"})
-    assert r.status_code == 422 and "Select at least one" in r.get_json()["message"]
+    assert r.status_code == 422 and "Select at least one" in r.get_json()["error"]["message"]
 
 
 def test_ban_the_author_rejects_what_they_posted(client, signed_in, held):
@@ -210,3 +212,44 @@ def test_the_arabic_queue_is_right_to_left_with_reasons_in_arabic(ctx, client, s
     assert '<html lang="ar" dir="rtl">' in page
     assert "كلمة مشبوهة" in page and "هذا الموقع يراجع كل تعليق" in page and "بانتظار المراجعة" in page
     assert "6 تعليقات، الأقدم أولًا" in page
+
+
+def test_every_json_answer_to_the_page_script_is_in_the_one_shape(signed_in, held):
+    """A refusal is `{"error": {"code", "message", "fields"?}}` with its 4xx, as everywhere else; a
+    success is a plain object (no `ok` flag to read beside the status)."""
+    token = csrf(signed_in, f"{Q}/pending")
+    as_json = {"Accept": "application/json"}
+    decide(signed_in, held[1], "approve", json=True)
+    refused = {
+        "decision without its reason": (422, decide(signed_in, held[0], "reject", json=True)),
+        "stale decision": (409, decide(signed_in, held[1], "spam", json=True)),
+        "bulk with nothing selected": (422, signed_in.post("/dashboard/sites/news/bulk", headers=as_json,
+                                                           data={"csrf_token": token, "action": "spam"})),
+        "stale dismissal": (409, signed_in.post(f"/dashboard/sites/news/comments/{held[1]}/dismiss", headers=as_json,
+                                                data={"csrf_token": token, "revision": "1"})),
+        "dismissal without a revision": (422, signed_in.post(f"/dashboard/sites/news/comments/{held[2]}/dismiss",
+                                                             headers=as_json, data={"csrf_token": token})),
+        "release without its lease": (400, signed_in.post(f"{Q}/pending/release", headers=as_json,
+                                                          data={"csrf_token": token, "id": [str(held[3])]})),
+        "no CSRF token": (400, decide(signed_in, held[3], "approve", json=True, csrf_token="forged")),
+    }
+    for what, (status, r) in refused.items():
+        body = r.get_json()
+        assert r.status_code == status and list(body) == ["error"], (what, r.status_code, body)
+        assert {"code", "message"} <= set(body["error"]) <= {"code", "message", "fields"} and body["error"]["message"], what
+    assert refused["stale decision"][1].get_json()["error"] == {"code": "stale_revision", "message": (
+        "This comment changed since you opened it (another moderator decided, or its author edited it). "
+        "Nothing was changed: reload to see it as it is now.")}
+    assert refused["decision without its reason"][1].get_json()["error"]["fields"]["reason"][0]["code"] == "required"
+
+    done = decide(signed_in, held[3], "approve", json=True)
+    assert done.status_code == 200 and done.get_json() == {
+        "id": held[3], "status": "approved", "revision": 2, "message": "Approved."}
+    r = signed_in.post("/dashboard/sites/news/bulk", headers=as_json, data={
+        "csrf_token": token, "action": "spam", "item": [f"{held[4]}:1", f"{held[1]}:1"]})
+    body = r.get_json()
+    assert r.status_code == 200 and set(body) == {"results", "message"}
+    ok, stale = body["results"]
+    assert ok["ok"] and "error" not in ok
+    assert not stale["ok"] and stale["error"]["code"] == "stale_revision"
+    assert stale["error"]["message"].startswith("This comment changed since you opened it")  # in the moderator's words

@@ -93,6 +93,8 @@
     updateSelection();
   }
 
+  // The server answers JSON: a refusal (4xx, 5xx) as {"error": {"code", "message", "fields"?}}, a
+  // decision done as {"id", "status", "revision", "message"}, a bulk action as {"results", "message"}.
   async function post(url, fields) {
     const body = new URLSearchParams();
     fields.forEach(([k, v]) => body.append(k, v));
@@ -105,11 +107,11 @@
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
     if (!data) throw new Error("no answer");
-    return data;
+    return { done: response.ok && !data.error, data };
   }
 
-  function messageOf(data) {
-    return data.message || (data.error && data.error.message) || texts.network || "";
+  function refusal(data) {
+    return (data.error && data.error.message) || texts.network || "";
   }
 
   function allowed(el, action) {
@@ -122,9 +124,9 @@
     if (reason) fields.push(["reason", reason]);
     try {
       // getAttribute: form.action would be the buttons named "action".
-      const data = await post(url || form.getAttribute("action"), fields);
-      if (data.ok) decided(el, data.message);
-      else say(el, messageOf(data), true);
+      const { done, data } = await post(url || form.getAttribute("action"), fields);
+      if (done) decided(el, data.message);
+      else say(el, refusal(data), true);
     } catch (e) {
       say(el, texts.network || "Network error", true);
     }
@@ -135,16 +137,16 @@
     if (reason) fields.push(["reason", reason]);
     els.forEach((el) => fields.push(["item", `${el.dataset.id}:${el.dataset.revision}`]));
     try {
-      const data = await post(page.dataset.bulk, fields);
-      if (!data.results) {
-        if (current) say(current, messageOf(data), true);
+      const { done, data } = await post(page.dataset.bulk, fields);
+      if (!done) {
+        if (current) say(current, refusal(data), true);
         return;
       }
       data.results.forEach((r) => {
         const el = document.getElementById(`c-${r.id}`);
         if (!el) return;
         if (r.ok) decided(el, texts["done_" + action] || data.message);
-        else say(el, r.message, true);
+        else say(el, refusal(r), true);
       });
     } catch (e) {
       if (current) say(current, texts.network || "Network error", true);
