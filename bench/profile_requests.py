@@ -82,6 +82,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--top", type=int, default=25, help="functions to list")
     p.add_argument("--database-url", help="PostgreSQL URL (a fresh schema, dropped after); default: temp SQLite")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="the rate-limit store (memory:// works)")
+    p.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                   help="what the profile measures: this process's CPU (waits on SQLite's fsync, PostgreSQL or "
+                        "Redis left out) or wall-clock time")
     p.add_argument("--save", type=Path, help="also write post.prof and counts.prof (pstats) to this directory")
     return p.parse_args()
 
@@ -140,6 +143,83 @@ def top(stats: pstats.Stats, key: str, n: int) -> str:
     return text[text.find("   ncalls"):].rstrip()
 
 
+def components(app, document: str, n: int) -> list[tuple[str, float]]:
+    """The CPU-heavy parts of a post, each run alone n times in a request context (no SQL, no Redis)."""
+    from datetime import UTC, datetime
+
+    from comment_service import services
+    from comment_service.moderation import privacy
+    from comment_service.moderation.rules import Submission, evaluate
+    from comment_service.moderation.sanitize import count_links, sanitize_body
+    from comment_service.schemas import comment_create_schema, comment_created_schema
+    from comment_service.schemas.fields import validated_email
+    from comment_service.services import idempotency
+    from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
+    from comment_service.services.sites import site_policy
+
+    doc = json.loads(document)
+    out: list[tuple[str, float]] = []
+
+    def timed(label: str, call) -> None:
+        """Mean CPU of call(i) over n distinct inputs (sanitize_body and others remember recent texts)."""
+        call(-1)
+        t0 = time.process_time()
+        for i in range(n):
+            call(i)
+        out.append((label, (time.process_time() - t0) * 1000 / n))
+
+    with app.test_request_context("/", headers={"X-Forwarded-For": "10.0.0.1"}):
+        site = services.get_site(SLUG)
+        policy = site_policy(site)
+        bodies = [f"{doc['body']} {i}" for i in range(-1, n)]
+        docs = [{**doc, "body": b, "author_email": f"r{i}@example.org"} for i, b in enumerate(bodies, -1)]
+        texts = [json.dumps(d, ensure_ascii=False) for d in docs]
+        htmls = [sanitize_body(b) for b in bodies]
+        data = comment_create_schema.load(doc)
+        submitted = services.Submitted(
+            {"id": 1, "thread": data["thread"], "parent_id": None, "author": {"name": data["author_name"],
+             "url": None, "avatar": "0123456789abcdef"}, "body_html": htmls[0], "status": "published",
+             "created_at": datetime.now(UTC)}, privacy.new_token(), datetime.now(UTC))
+        htmls = []  # sanitize_body is timed on texts it has not seen
+        bodies = [b + " x" for b in bodies]
+        timed("json.loads of the request body", lambda i: json.loads(texts[i + 1]))
+        timed("comment_create_schema.load (every field's rules, the email's too)",
+              lambda i: comment_create_schema.load(docs[i + 1]))
+        timed("  of which validated_email (email-validator)", lambda i: validated_email(docs[i + 1]["author_email"]))
+        timed("sanitize_body (bleach clean and linkify)", lambda i: htmls.append(sanitize_body(bodies[i + 1])))
+        timed("count_links", lambda i: count_links(htmls[i + 1]))
+        timed("rules: evaluate(policy, Submission), word lists on the folded text",
+              lambda i: evaluate(policy, Submission(body=bodies[i + 1], link_count=0)))
+        timed("HMACs: email, IP, avatar, edit token, idempotency key and request",
+              lambda i: (email_hmac(docs[i + 1]["author_email"]), ip_hmac(f"10.0.{i & 255}.1"),
+                         avatar_for(site, docs[i + 1]["author_email"]), privacy.token_digest(privacy.new_token()),
+                         idempotency.keyed_request(site, f"k-{i}", docs[i + 1])))
+        timed("comment_created_schema.dump (the 201's body)", lambda i: comment_created_schema.dump(submitted))
+        timed("the 201 as JSON (flask.json.dumps)", lambda i: app.json.dumps(comment_created_schema.dump(submitted)))
+    return out
+
+
+def variants(post, n: int) -> list[tuple[str, float]]:
+    """CPU per post as the widget sends it, without its Idempotency-Key, without the rate limiter, without both."""
+    from comment_service.extensions import limiter
+
+    cases = [("as the widget sends it", True, True), ("without the Idempotency-Key", False, True),
+             ("rate limiter off (limiter.enabled = False)", True, False), ("neither", False, False)]
+    best: dict[str, float] = {}
+    for _ in range(2):
+        for label, keyed, limited in cases:
+            limiter.enabled = limited
+            try:
+                t0 = time.process_time()
+                for _ in range(n):
+                    post(keyed)
+                ms = (time.process_time() - t0) * 1000 / n
+            finally:
+                limiter.enabled = True
+            best[label] = min(best.get(label, ms), ms)
+    return list(best.items())
+
+
 def main() -> int:
     """Seed, warm up, time, count SQL, profile, report, clean up."""
     args = parse_args()
@@ -177,12 +257,12 @@ def main() -> int:
         nonce, seq = secrets.token_hex(4), iter(range(10**9))
         counts_url = f"/api/v1/sites/{SLUG}/counts?" + "&".join(f"thread={k}" for k in COUNT_KEYS)
 
-        def post() -> None:
+        def post(keyed: bool = True) -> None:
             i = next(seq)
             body = bodies[i % len(bodies)].replace("@I@", str(i)).replace("@K@", str(i % 50))
-            r = client.post(f"/api/v1/sites/{SLUG}/comments", data=body.encode(), headers={
-                "Content-Type": "application/json", "Accept": "application/json", "Origin": ORIGIN,
-                "Idempotency-Key": f"{nonce}-{i}", "X-Forwarded-For": client_ip(i)})
+            headers = {"Content-Type": "application/json", "Accept": "application/json", "Origin": ORIGIN,
+                       "X-Forwarded-For": client_ip(i), **({"Idempotency-Key": f"{nonce}-{i}"} if keyed else {})}
+            r = client.post(f"/api/v1/sites/{SLUG}/comments", data=body.encode(), headers=headers)
             if r.status_code != 201 or r.get_json()["comment"]["status"] != "published":
                 raise SystemExit(f"profile failed: a post answered {r.status_code}: {r.get_data()[:300]!r}")
 
@@ -209,13 +289,14 @@ def main() -> int:
 
             sa.event.listen(bound, "before_cursor_execute", before)
             sa.event.listen(bound, "after_cursor_execute", after)
-            w0, c0 = time.perf_counter(), time.process_time()
+            w0, t0 = time.perf_counter(), os.times()
             for _ in range(args.requests):
                 call()
-            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+            wall, t1 = time.perf_counter() - w0, os.times()
+            cpu, system = (t1.user + t1.system) - (t0.user + t0.system), t1.system - t0.system
             sa.event.remove(bound, "before_cursor_execute", before)
             sa.event.remove(bound, "after_cursor_execute", after)
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time) if args.timer == "cpu" else cProfile.Profile()
             profiler.enable()
             for _ in range(args.requests):
                 call()
@@ -225,27 +306,37 @@ def main() -> int:
                 profiler.dump_stats(str(args.save / f"{name}.prof"))
             stats = pstats.Stats(profiler)
             shares = area_shares(stats)
-            report[name] = {"wall": wall, "cpu": cpu, "sent": sent, "sql_time": sql_time[0], "stats": stats,
+            report[name] = {"wall": wall, "cpu": cpu, "system": system, "sent": sent, "sql_time": sql_time[0],
+                            "stats": stats,
                             "shares": shares, "total": sum(shares.values())}
         database = "PostgreSQL" if args.database_url else "SQLite"
         n = args.requests
         print(f"Majlis in-process ({database}, rate limits in {args.redis_url.split('://')[0]}), "
-              f"{n} requests of each kind after 30 of warm-up; ms per request")
+              f"{n} requests of each kind after 30 of warm-up; ms per request; profile timer: {args.timer}")
         for name, r in report.items():
             per = Counter(" ".join(s.split())[:110] for s in r["sent"])
-            print(f"\n=== {name}: {r['wall'] * 1000 / n:.3f} ms wall, {r['cpu'] * 1000 / n:.3f} ms CPU without the "
-                  f"profiler; {len(r['sent']) / n:.2f} SQL statements per request, "
+            print(f"\n=== {name}: {r['wall'] * 1000 / n:.3f} ms wall, {r['cpu'] * 1000 / n:.3f} ms CPU (of which "
+                  f"{r['system'] * 1000 / n:.3f} in the kernel) without the profiler; "
+                  f"{len(r['sent']) / n:.2f} SQL statements per request, "
                   f"{r['sql_time'] * 1000 / n:.3f} ms in them ({r['sql_time'] / r['wall']:.0%} of wall)")
             for stmt, k in per.most_common():
                 print(f"  {k / n:5.2f} x  {stmt}")
-            print(f"\nshare of own time by area (profiled: {r['total'] * 1000 / n:.3f} ms per request):")
+            print(f"\nshare of own {args.timer} time by area (profiled: {r['total'] * 1000 / n:.3f} ms per request):")
             for area, t in sorted(r["shares"].items(), key=lambda kv: -kv[1]):
                 print(f"  {t / r['total']:6.1%}  {t * 1000 / n:7.3f} ms  {area}")
-            print(f"\ntop {args.top} by own time (tottime; seconds over {n} requests):")
+            print(f"\ntop {args.top} by own {args.timer} time (tottime; seconds over {n} requests):")
             print(top(r["stats"], "tottime", args.top))
             print(f"\ntop {args.top} by cumulative time:")
             print(top(r["stats"], "cumulative", args.top))
+        print(f"\n=== a post with parts left out, CPU per post without the profiler ({n} posts each, two "
+              "interleaved passes, the lower kept), ms")
+        for label, ms in variants(post, n):
+            print(f"  {ms:7.3f}  {label}")
+        print(f"\n=== parts of a post, each timed alone without the profiler (mean of {n} calls), ms")
+        for label, ms in components(app, bodies[0].replace("@I@", "7").replace("@K@", "7"), n):
+            print(f"  {ms:7.3f}  {label}")
         print("\n" + json.dumps({k: {"ms_wall": round(v["wall"] * 1000 / n, 3), "ms_cpu": round(v["cpu"] * 1000 / n, 3),
+                                     "ms_system": round(v["system"] * 1000 / n, 3),
                                      "statements": round(len(v["sent"]) / n, 2),
                                      "shares": {a: round(t / v["total"], 4) for a, t in v["shares"].items()}}
                                  for k, v in report.items()}, ensure_ascii=False))
