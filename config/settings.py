@@ -12,7 +12,7 @@ Every variable the service reads is listed once, here:
 | MAJLIS_POST_RATE_LIMIT | 5 per minute;60 per hour | limit on comment submissions per client IP |
 | MAJLIS_REPORT_RATE_LIMIT | 10 per minute;100 per day | limit on reader reports per client IP |
 | MAJLIS_RATELIMIT_ENABLED | true | turn all rate limits off (benchmarks, trusted back ends) |
-| MAJLIS_IDEMPOTENCY_PURGE_SECONDS | 60 | a process purges expired Idempotency-Key records at most this often (0: always) |
+| MAJLIS_IDEMPOTENCY_PURGE_SECONDS | 60 | how often a process purges expired Idempotency-Key records (0: always) |
 | MAJLIS_MAX_BODY_BYTES | 65536 | requests above this size get 413 |
 | MAJLIS_TRUSTED_PROXIES | 0 | hops of X-Forwarded-For to trust (ProxyFix); 0 ignores the header |
 | MAJLIS_READ_MAX_AGE | 5 | seconds a public thread read may be cached (Cache-Control) |
