@@ -12,6 +12,7 @@ Every variable the service reads is listed once, here:
 | MAJLIS_POST_RATE_LIMIT | 5 per minute;60 per hour | limit on comment submissions per client IP |
 | MAJLIS_REPORT_RATE_LIMIT | 10 per minute;100 per day | limit on reader reports per client IP |
 | MAJLIS_RATELIMIT_ENABLED | true | turn all rate limits off (benchmarks, trusted back ends) |
+| MAJLIS_IDEMPOTENCY_PURGE_SECONDS | 60 | how often a process purges expired Idempotency-Key records (0: always) |
 | MAJLIS_MAX_BODY_BYTES | 65536 | requests above this size get 413 |
 | MAJLIS_TRUSTED_PROXIES | 0 | hops of X-Forwarded-For to trust (ProxyFix); 0 ignores the header |
 | MAJLIS_READ_MAX_AGE | 5 | seconds a public thread read may be cached (Cache-Control) |
@@ -94,6 +95,7 @@ class Config:
         self.MAJLIS_POST_RATE_LIMIT = env.get("MAJLIS_POST_RATE_LIMIT", "5 per minute;60 per hour")
         self.MAJLIS_REPORT_RATE_LIMIT = env.get("MAJLIS_REPORT_RATE_LIMIT", "10 per minute;100 per day")
         self.MAX_CONTENT_LENGTH = int(env.get("MAJLIS_MAX_BODY_BYTES", "65536"))
+        self.MAJLIS_IDEMPOTENCY_PURGE_SECONDS = float(env.get("MAJLIS_IDEMPOTENCY_PURGE_SECONDS", "60"))
         self.MAJLIS_TRUSTED_PROXIES = int(env.get("MAJLIS_TRUSTED_PROXIES", "0"))
         self.MAJLIS_READ_MAX_AGE = int(env.get("MAJLIS_READ_MAX_AGE", "5"))
         self.MAJLIS_DEMO_KEY_FILE = env.get("MAJLIS_DEMO_KEY_FILE", str(INSTANCE_DIR / "demo-api-key"))
@@ -180,6 +182,7 @@ class TestingConfig(Config):
         env = dict(os.environ if environ is None else environ)
         env.setdefault("MAJLIS_RATELIMIT_ENABLED", "false")
         env.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+        env.setdefault("MAJLIS_IDEMPOTENCY_PURGE_SECONDS", "0")  # purge on every keyed post (tests see it at once)
         # The suite must never touch a development or production database, nor its demo key.
         env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or "sqlite://"
         env["MAJLIS_DEMO_KEY_FILE"] = str(Path(tempfile.gettempdir()) / f"majlis-test-demo-key-{os.getpid()}")

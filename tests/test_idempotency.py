@@ -112,6 +112,23 @@ def test_after_24_hours_a_key_is_new_and_old_rows_are_purged(client, site):
     assert db_scalar(sa.select(sa.func.count()).select_from(IdempotentSubmission)) == 1  # the new one
 
 
+@pytest.mark.parametrize("app_config", [{"MAJLIS_IDEMPOTENCY_PURGE_SECONDS": 60}])
+def test_an_expired_key_is_recorded_again_in_place_between_purges(client, site):
+    """A process purges once a minute: a key whose record expired meanwhile still takes its new
+    submission (its expired row gives way in the INSERT), and a live one still refuses another."""
+    first = send(client, comment_payload(), "reused").get_json()  # this post purged; the next ones do not
+    ((created_at,),) = db_rows(sa.select(IdempotentSubmission.created_at))
+    db_run(sa.update(IdempotentSubmission).values(created_at=created_at - timedelta(hours=24, seconds=1)))
+    payload = comment_payload()
+    again = send(client, payload, "reused")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["comment"]["id"] != first["comment"]["id"]
+    rows = db_rows(sa.select(IdempotentSubmission.comment_id))
+    assert rows == [(again.get_json()["comment"]["id"],)]
+    assert send(client, payload, "reused").headers["Idempotent-Replayed"] == "true"
+    assert send(client, comment_payload(), "reused").status_code == 422 and stored() == 2
+
+
 def test_a_deleted_submission_is_409(client, site):
     payload = comment_payload()
     first = send(client, payload, "gone").get_json()

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from comment_service.models import Claim, Comment, Report, utcnow
-from tests.conftest import auth, db_add, db_get, db_run, post, statements
+from tests.conftest import auth, comment_payload, db_add, db_get, db_run, post, statements
 from tests.dashboard.conftest import login, make_moderator
 
 POST_BUDGET = 6  # site, author facts (bans, history, parent), thread, comment, audit row, thread count
@@ -39,6 +39,27 @@ def test_a_reply_costs_no_more(app, client, site):
     r, sent = _sql(app, lambda: post(client, parent_id=parent))
     assert r.status_code == 201
     assert len(sent) <= POST_BUDGET, sent
+
+
+KEYED_EXTRA = 2  # the rate limiter's question (its answer spares the replay lookup), the key's record
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "MAJLIS_POST_RATE_LIMIT": "100 per minute",
+                                         "MAJLIS_IDEMPOTENCY_PURGE_SECONDS": 60}])
+def test_a_second_comment_the_way_the_widget_sends_it(app, client, site):
+    """With an Idempotency-Key and the rate limit on: two statements more, and no purge of expired
+    keys on every post (once a minute a process: the first post here purged)."""
+    payloads = {"first": comment_payload(), "second": comment_payload()}
+    send = lambda key: client.post("/api/v1/sites/news/comments", json=payloads[key], headers={  # noqa: E731
+        "Idempotency-Key": key})
+    assert send("first").status_code == 201
+    r, sent = _sql(app, lambda: send("second"))
+    assert r.status_code == 201 and "Idempotent-Replayed" not in r.headers
+    assert len(sent) <= POST_BUDGET + KEYED_EXTRA, sent
+    assert not [s for s in sent if s.lstrip().upper().startswith("DELETE")], sent
+    r, sent = _sql(app, lambda: send("second"))  # its retry: answered from the record, nothing stored
+    assert r.status_code == 201 and r.headers["Idempotent-Replayed"] == "true"
+    assert not [s for s in sent if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))], sent
 
 
 def test_a_moderators_decision(app, client, site, key):

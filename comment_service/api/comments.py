@@ -60,6 +60,12 @@ def _retry_of_recorded() -> bool:
     return bool(env["majlis.retry_of_recorded"])
 
 
+def _may_be_recorded() -> bool:
+    """False when the rate limiter asked already and this key had stored nothing: then there is
+    nothing to replay (a concurrent retry that stores meanwhile is caught when the key is recorded)."""
+    return request.environ.get("majlis.retry_of_recorded", True) is not False
+
+
 def _created(submitted: services.Submitted, replayed: bool = False):
     """The 201 of a submission; a replay says so in `Idempotent-Replayed: true`."""
     return submitted, 201, {REPLAYED: "true"} if replayed else {}
@@ -94,7 +100,7 @@ def create_comment(site: str):
     site_obj = public_site(site, write=True)
     document = json_body()
     keyed = idempotency.keyed_request(site_obj, _idempotency_key(), document)
-    if keyed is not None and (earlier := services.replayed(site_obj, keyed)) is not None:
+    if keyed is not None and _may_be_recorded() and (earlier := services.replayed(site_obj, keyed)) is not None:
         return _created(earlier, replayed=True)
     data = comment_create_schema.load(document)
     try:
