@@ -48,6 +48,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--tree", action="append", default=[], help="another checkout to measure (uses this venv)")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the servers of this checkout (repeatable), e.g. MAJLIS_PRELOAD=0")
+    p.add_argument("--no-preload-too", action="store_true",
+                   help="also measure this checkout with MAJLIS_PRELOAD=0 (the app loaded in each worker)")
     p.add_argument("--max-rss-mb", type=float, default=100.0, help="fail when a worker of this checkout is over it")
     p.add_argument("--database-url", help="PostgreSQL URL (a fresh schema, dropped after); default: temp SQLite")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
@@ -118,7 +120,9 @@ def measure(name: str, proc: subprocess.Popen, base: str, paths: list[str], read
     time.sleep(0.5)
     workers = children(proc.pid)
     per = [memory(pid) for pid in workers]
-    return {"name": name, "workers": per, "master": memory(proc.pid),
+    master = memory(proc.pid)
+    return {"name": name, "workers": per, "master": master,
+            "total_pss": round(master["pss"] + sum(w["pss"] for w in per), 1),
             **{f"{k}_mean": round(statistics.mean(w[k] for w in per), 1) for k in ("rss", "pss", "uss")}}
 
 
@@ -159,6 +163,8 @@ def main() -> int:
         extra = dict(e.split("=", 1) for e in args.env)
         results = []
         targets = [("this checkout", ROOT, None, {**env, **extra})]
+        if args.no_preload_too:
+            targets.append(("this checkout, MAJLIS_PRELOAD=0", ROOT, None, {**env, **extra, "MAJLIS_PRELOAD": "0"}))
         targets += [(f"tree {t}", Path(t).resolve(), None, env) for t in args.tree]
         targets.append(("hello world", ROOT, "bench.hello_app:app", env))
         for name, root, target, tenv in targets:
@@ -173,11 +179,13 @@ def main() -> int:
         if args.json:
             print(json.dumps(results, indent=2))
         else:
-            print(f"{'server':<34}{'RSS MB':>8}{'PSS MB':>8}{'USS MB':>8}   per worker RSS/PSS/USS; master RSS")
+            print("MB: per worker (mean of two); each worker's RSS/PSS/USS; the master's; PSS of all three")
+            print(f"{'server':<34}{'RSS':>7}{'PSS':>7}{'USS':>7}   {'workers':<32}{'master':<18}{'total PSS':>9}")
             for r in results:
                 per = "; ".join(f"{w['rss']}/{w['pss']}/{w['uss']}" for w in r["workers"])
-                print(f"{r['name'][:33]:<34}{r['rss_mean']:>8}{r['pss_mean']:>8}{r['uss_mean']:>8}   "
-                      f"{per}; {r['master']['rss']}")
+                m = r["master"]
+                print(f"{r['name'][:33]:<34}{r['rss_mean']:>7}{r['pss_mean']:>7}{r['uss_mean']:>7}   {per:<32}"
+                      f"{m['rss']}/{m['pss']}/{m['uss']:<6}{r['total_pss']:>9}")
         worst = max(w["rss"] for w in results[0]["workers"])
         if worst > args.max_rss_mb:
             print(f"problem: a worker of this checkout has {worst} MB RSS, over {args.max_rss_mb}")
