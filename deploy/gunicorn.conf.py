@@ -17,7 +17,7 @@ Memory: the app is loaded once, in the master, before the workers are forked (`p
 MAJLIS_PRELOAD=0 loads it in each worker instead). The objects made while loading are then frozen
 out of the garbage collector (`gc.freeze()`), whose passes would otherwise write to every one of
 them and copy the page it lives on into the worker. So the workers share the master's pages:
-each worker's own memory (USS) falls from ~64 MB to ~20 MB (README, "Production"). Nothing opens
+each worker's own memory (USS) falls from ~64 MB to ~26 MB (README, "Production"). Nothing opens
 a database connection while loading, and each worker drops whatever its engines' pools might hold
 from the master (`post_fork`), so no connection is ever shared across a fork. A code change then
 needs a restart of gunicorn (SIGHUP re-forks workers from the already-loaded app).

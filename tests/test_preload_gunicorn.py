@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 # Generous ceilings: today a worker that read a thread holds ~71 MB RSS on SQLite and ~77 MB on
-# PostgreSQL, of which ~26 MB are its own (USS) with preload; before this work, 82/91 MB, 64/68 own.
+# PostgreSQL, of which ~26 MB are its own (USS) with preload; before this work, 82/90 MB, 64/68 own.
 MAX_RSS_MB = 95
 MAX_USS_PRELOADED_MB = 45
 # Never imported by a process that serves requests: the migration tooling (`flask db` only).
