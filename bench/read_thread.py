@@ -174,18 +174,36 @@ def parse_wrk(out: str) -> dict:
             if sock else {}}
 
 
-def run_wrk(wrk: str, url: str, args: argparse.Namespace, header: str | None = None) -> dict:
-    """Run wrk once against url with the shared settings (and an optional request header)."""
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU time of a gunicorn master and its live workers, in seconds."""
+    total, tick = 0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == master or int(fields[1]) == master:
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def run_wrk(wrk: str, url: str, args: argparse.Namespace, header: str | None = None, server: int | None = None) -> dict:
+    """Run wrk once against url with the shared settings (and an optional request header); with the
+    server's master pid, also the server's CPU time per request (µs), which wrk's own share of the
+    two cores does not blur as it blurs req/s."""
     cmd = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    cpu = server_cpu_seconds(server) if server else 0.0
     done = subprocess.run([*cmd, *(["-H", header] if header else []), url], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"bench failed: wrk exited with {done.returncode}: {done.stderr or done.stdout}")
-    return parse_wrk(done.stdout)
+    out = parse_wrk(done.stdout)
+    if server:
+        out["cpu_us"] = round((server_cpu_seconds(server) - cpu) * 1e6 / max(out["requests"], 1), 1)
+    return out
 
 
 def summarise(runs: dict[str, list[dict]], body_size: int, min_ratio: float) -> dict:
     """Compute medians per endpoint, the ratios, and every problem that makes the run fail."""
-    med = {k: {f: statistics.median(r[f] for r in rs) for f in ("rps", "p50_ms", "p99_ms")} for k, rs in runs.items()}
+    med = {k: {f: statistics.median(r[f] for r in rs) for f in ("rps", "p50_ms", "p99_ms", "cpu_us")}
+           for k, rs in runs.items()}
     problems = [f"{k}: {r['non_2xx']} non-2xx responses" for k, rs in runs.items() for r in rs if r["non_2xx"]]
     problems += [f"{k}: socket errors {r['socket_errors']}" for k, rs in runs.items() for r in rs
                  if r["socket_errors"].get("connect") or r["socket_errors"].get("timeout")]
@@ -195,6 +213,7 @@ def summarise(runs: dict[str, list[dict]], body_size: int, min_ratio: float) -> 
     if ratio < min_ratio:
         problems.append(f"thread/hello ratio {ratio:.3f} is below {min_ratio:.2f}")
     return {"median": med, "ratio_thread_hello": ratio, "min_ratio": min_ratio,
+            "cpu_ratio_thread_hello": round(med["thread"]["cpu_us"] / max(med["hello"]["cpu_us"], 0.1), 3),
             "ratio_304_hello": round(med["thread_304"]["rps"] / med["hello"]["rps"], 3),
             "body_bytes": body_size, "passed": not problems, "problems": problems, "runs": runs}
 
@@ -204,15 +223,16 @@ def print_table(res: dict, args: argparse.Namespace) -> None:
     labels = {"hello": "hello world (GET /)", "thread": f"thread read (200, {res['body_bytes']:,} B)",
               "thread_304": "thread 304 (If-None-Match)"}
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, {args.rounds} round(s), medians")
-    print(f"{'endpoint':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}   req/s per run")
+    print(f"{'endpoint':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'CPU µs':>9}   req/s per run")
     for key, label in labels.items():
         m, rs = res["median"][key], res["runs"][key]
         per_run = ", ".join(f"{r['rps']:.0f}" for r in rs)
         print(f"{label:<30}{m['rps']:>9.1f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
-              f"{sum(r['non_2xx'] for r in rs):>9}   {per_run}")
+              f"{sum(r['non_2xx'] for r in rs):>9}{m['cpu_us']:>9.0f}   {per_run}")
     verdict = "PASS" if res["passed"] else "FAIL"
     print(f"ratio thread/hello: {res['ratio_thread_hello']:.3f}  (min {res['min_ratio']:.2f})  {verdict}")
     print(f"ratio 304/hello:    {res['ratio_304_hello']:.3f}")
+    print(f"server CPU per request, thread/hello: {res['cpu_ratio_thread_hello']:.3f}")
     for p in res["problems"]:
         print(f"problem: {p}")
 
@@ -252,11 +272,11 @@ def main() -> int:
             raise SystemExit(f"bench failed: revalidation with If-None-Match answered {revalidated}, not 304")
         runs: dict[str, list[dict]] = {"hello": [], "thread": [], "thread_304": []}
         for r in range(args.rounds):
-            for key, url in (("hello", base_b + "/"), ("thread", base_a + THREAD_PATH)):
+            for key, url, pid in (("hello", base_b + "/", proc_b.pid), ("thread", base_a + THREAD_PATH, proc_a.pid)):
                 log(f"round {r + 1}/{args.rounds}: {key}")
-                runs[key].append(run_wrk(wrk, url, args))
+                runs[key].append(run_wrk(wrk, url, args, server=pid))
         log("thread 304 (If-None-Match)")
-        runs["thread_304"].append(run_wrk(wrk, base_a + THREAD_PATH, args, f"If-None-Match: {etag}"))
+        runs["thread_304"].append(run_wrk(wrk, base_a + THREAD_PATH, args, f"If-None-Match: {etag}", proc_a.pid))
         res = summarise(runs, len(body), args.min_ratio)
         print(json.dumps(res, indent=2)) if args.json else print_table(res, args)
         return 0 if res["passed"] else 1

@@ -7,12 +7,13 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from comment_service.flask_app import MajlisFlask
 from config import config_for
 
 
 def create_app(test_config: dict[str, Any] | None = None, env: str | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, error handlers, commands."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = MajlisFlask(__name__, instance_relative_config=True)
     app.config.from_object(config_for("testing" if test_config is not None and env is None else env))
     if test_config:
         app.config.update(test_config)

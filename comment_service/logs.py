@@ -26,6 +26,7 @@ from flask import Flask, g, has_request_context, request
 from comment_service.moderation.privacy import redact
 
 ACCESS_LOGGER = "comment_service.access"
+_ACCESS = logging.getLogger(ACCESS_LOGGER)
 PATH_MAX = 1024  # longer paths are cut: a log line is not a place for a 4 KB request line
 
 # The request fields every record carries (None outside a request); set by RequestContextFilter.
@@ -109,7 +110,7 @@ def configure_logging(app: Flask) -> None:
 
 def access_line(status: int, duration_ms: float) -> None:
     """The access line of the current request (JSON mode only: in text mode gunicorn's access log serves)."""
-    logger = logging.getLogger(ACCESS_LOGGER)
+    logger = _ACCESS  # the one logger of that name (getLogger takes the module lock on every call)
     if not logger.isEnabledFor(logging.INFO):  # MAJLIS_LOG_LEVEL=WARNING: nothing to build
         return
     logger.info(

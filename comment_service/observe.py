@@ -17,6 +17,7 @@ from flask import Flask, Response, current_app, g, request
 from comment_service import logs, metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 _VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -40,7 +41,7 @@ def request_id_from(header: str | None) -> str:
 
 
 def _start() -> None:
-    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+    g.request_id = request_id_from(request.environ.get(_REQUEST_ID_ENVIRON))  # = request.headers.get(...)
     g.request_started = time.perf_counter()
     metrics.request_started()
     g.request_in_progress = True

@@ -87,6 +87,8 @@ def _headers(surface: str, hsts_seconds: int) -> tuple[tuple[str, str, str], ...
     headers = {**EVERY, **_SURFACES[surface]}
     if hsts_seconds > 0:
         headers["Strict-Transport-Security"] = f"max-age={hsts_seconds}; includeSubDomains"
+    if any("\n" in value or "\r" in value for value in headers.values()):  # secure() appends them unchecked
+        raise ValueError("a security header's value holds a line break")
     return tuple((name.lower(), name, value) for name, value in headers.items())
 
 
@@ -101,10 +103,12 @@ def secure(response: Response) -> Response:
     A header the view set is kept. One pass over the answer's headers: this runs on every request."""
     path, endpoint = request.path, request.endpoint
     surface = _surface(path, endpoint)
-    present = {name.lower() for name in response.headers.keys()}
-    for lowered, name, value in _headers(surface, current_app.config["MAJLIS_HSTS_SECONDS"]):
-        if lowered not in present:
-            response.headers.add(name, value)
+    raw = response.headers._list  # (name, value) pairs, as Headers keeps them
+    present = {name.lower() for name, _ in raw}
+    # Appended as they are: the values are this module's constants, checked once when built (no
+    # line break), so Headers.add's per-value checks (a regex, an options parse) have nothing to find.
+    raw.extend([(name, value) for lowered, name, value in _headers(surface, current_app.config["MAJLIS_HSTS_SECONDS"])
+                if lowered not in present])
     if surface == "dashboard" and endpoint != "dashboard.static":
         response.headers["Cache-Control"] = "no-store"
         response.vary.add("Cookie")

@@ -41,6 +41,7 @@ Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, READM
 | WEB_CONCURRENCY | 2 | gunicorn sync workers (about 2 x cores + 1 behind nginx) |
 | MAJLIS_WORKER_TIMEOUT | 30 | seconds before gunicorn replaces a silent worker |
 | MAJLIS_ACCESS_LOG | - (stderr); JSON logs: off | gunicorn's access log file; empty: off (JSON logs: the app's lines) |
+| MAJLIS_PRELOAD | 1 | load the app once in the master and fork the workers from it (0: load it in each worker) |
 | MAJLIS_STACK_DIR | instance/stack | stack.sh: rendered nginx.conf, pid files, logs, temp files, socket |
 | MAJLIS_LISTEN | 127.0.0.1:8080 | stack.sh: nginx's listen address |
 | MAJLIS_GUNICORN, MAJLIS_NGINX | .venv/bin/gunicorn, nginx | stack.sh: the binaries |

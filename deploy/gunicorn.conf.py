@@ -13,8 +13,18 @@ emptied when it starts) so a scrape of /metrics, answered by any worker, sums th
 JSON logging (production) gunicorn's own lines are JSON too and its access log is off, because the
 app writes one JSON access line per request.
 
+Memory: the app is loaded once, in the master, before the workers are forked (`preload_app`;
+MAJLIS_PRELOAD=0 loads it in each worker instead). The objects made while loading are then frozen
+out of the garbage collector (`gc.freeze()`), whose passes would otherwise write to every one of
+them and copy the page it lives on into the worker. So the workers share the master's pages:
+each worker's own memory (USS) falls from ~64 MB to ~26 MB (README, "Production"). Nothing opens
+a database connection while loading, and each worker drops whatever its engines' pools might hold
+from the master (`post_fork`), so no connection is ever shared across a fork. A code change then
+needs a restart of gunicorn (SIGHUP re-forks workers from the already-loaded app).
+
 The variables read here are listed with the app's in config/settings.py.
 """
+import gc
 import os
 import re
 import sys
@@ -39,6 +49,26 @@ from config.settings import log_format  # noqa: E402
 
 on_starting = metrics.on_starting  # empty the metrics directory: a restart counts from zero
 child_exit = metrics.child_exit  # a dead worker's in-progress gauge goes; its counters stay summed
+preload_app = os.environ.get("MAJLIS_PRELOAD", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def pre_fork(server, worker):
+    """In the master, before each fork: leave the loaded app's objects out of every later collection,
+    so the worker's collector never writes to (and so copies) the pages it shares with the master."""
+    if preload_app:
+        gc.collect()
+        gc.freeze()
+
+
+def post_fork(server, worker):
+    """In the new worker: forget any database connection inherited from the master (there should be
+    none: nothing connects while loading), without closing it under the master's feet."""
+    if preload_app:
+        from comment_service.prefork import forget_inherited_connections
+
+        forget_inherited_connections(server.app.wsgi())
+
+
 _json_logs = log_format() == "json"
 # WEB_CONCURRENCY is gunicorn's own variable; with sync workers behind nginx, 2 x cores + 1.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -3,6 +3,7 @@ that can be cut and restored. Every socket is 127.0.0.1 and closed by the contex
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -123,6 +124,12 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
+
+
+def redis_db(default: int) -> int:
+    """The Redis database number a test uses: TEST_REDIS_DB when set (several checkouts share one
+    Redis: each runs its suite on a database of its own), else the test's own default."""
+    return int(os.environ.get("TEST_REDIS_DB") or default)
 
 
 def redis_up(port: int = 6379) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import post
-from tests.netfaults import redis_up
+from tests.netfaults import redis_db, redis_up
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_successful_answers_carry_no_retry_after(client, site):
 @pytest.mark.skipif(not redis_up(), reason="no Redis on 127.0.0.1:6379")
 @pytest.mark.parametrize("app_config", [{
     "RATELIMIT_ENABLED": True, "MAJLIS_POST_RATE_LIMIT": "2 per minute",
-    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15",
+    "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:6379/{redis_db(15)}",
 }])
 def test_limits_are_kept_in_redis(app, client, site):
     """Production keeps limits in Redis, so every process (and host) counts the same submissions."""
@@ -67,7 +67,7 @@ def test_limits_are_kept_in_redis(app, client, site):
     from comment_service.extensions import limiter
 
     limiter.reset()
-    store = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    store = redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db(15)}")
     assert post(client).status_code == 201
     assert post(client).status_code == 201
     keys = store.keys("*")

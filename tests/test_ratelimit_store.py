@@ -16,10 +16,11 @@ from comment_service.extensions import limiter
 from comment_service.ratelimit import client_key
 from tests.conftest import comment_payload, post
 from tests.dashboard.conftest import PASSWORD, login, make_moderator
-from tests.netfaults import TcpProxy, free_port, full_backlog_listener, redis_up, silent_listener
+from tests.netfaults import TcpProxy, free_port, full_backlog_listener, redis_db, redis_up, silent_listener
 
 FAST = 1.0  # seconds: what any one request may take with the store gone (the timeout is 0.25 s)
 WARNING = "rate-limit store failed"
+DB = redis_db(14)
 
 
 class Store:
@@ -31,19 +32,19 @@ class Store:
 def store(request):
     kind = request.param
     if kind == "stopped":
-        yield Store(f"redis://127.0.0.1:{free_port()}/14")
+        yield Store(f"redis://127.0.0.1:{free_port()}/{DB}")
     elif kind == "black-holed":
         with silent_listener() as port:
-            yield Store(f"redis://127.0.0.1:{port}/14")
+            yield Store(f"redis://127.0.0.1:{port}/{DB}")
     elif kind == "never-accepting":
         with full_backlog_listener() as port:
-            yield Store(f"redis://127.0.0.1:{port}/14")
+            yield Store(f"redis://127.0.0.1:{port}/{DB}")
     elif kind == "redis-via-proxy":
         if not redis_up():
             pytest.skip("no Redis on 127.0.0.1:6379")
         proxy = TcpProxy(("127.0.0.1", 6379))
         try:
-            yield Store(f"redis://127.0.0.1:{proxy.port}/14", proxy)
+            yield Store(f"redis://127.0.0.1:{proxy.port}/{DB}", proxy)
         finally:
             proxy.down()
 
@@ -113,7 +114,7 @@ def test_limits_go_back_to_redis_when_it_answers_again(app, client, site, store,
     import redis
 
     caplog.set_level(logging.WARNING, logger="comment_service.ratelimit")
-    db14 = redis.Redis.from_url("redis://127.0.0.1:6379/14")
+    db14 = redis.Redis.from_url(f"redis://127.0.0.1:6379/{DB}")
     db14.flushdb()
     try:
         assert post_from(client, "198.51.100.1").status_code == 201  # proxy down

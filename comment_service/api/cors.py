@@ -85,7 +85,10 @@ def _cors_headers(resp: Response) -> Response:
     """Let an allowed origin read the answer (errors included, so the widget can show them)."""
     if "site" not in (request.view_args or {}):
         return resp
-    resp.vary.add("Origin")
+    if "Vary" in resp.headers:
+        resp.vary.add("Origin")
+    else:  # what vary.add gives an answer without Vary, without parsing and re-writing the header
+        resp.headers["Vary"] = "Origin"
     origin = request.headers.get("Origin")
     if origin is not None and origin_allowed(origin, _site_origins()):
         resp.headers["Access-Control-Allow-Origin"] = origin

@@ -16,9 +16,9 @@ from itsdangerous import URLSafeTimedSerializer
 
 from comment_service.extensions import limiter
 from tests.dashboard.conftest import PASSWORD, csrf, login, make_moderator
-from tests.netfaults import redis_up
+from tests.netfaults import redis_db, redis_up
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = f"redis://127.0.0.1:6379/{redis_db(11)}"
 COOKIE_NAME = "majlis_device"
 OWNER_IP, ATTACKER_IP, NEW_IP = "203.0.113.7", "198.51.100.66", "192.0.2.80"
 
