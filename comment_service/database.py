@@ -17,6 +17,7 @@ So:
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -116,9 +117,69 @@ class RetryReads:
         return self.app(dict(environ, **{_RETRIED: True}), start_response)
 
 
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL: readers never wait for the writer, and a commit appends to the log instead of
+    rewriting and syncing a rollback journal; with synchronous=NORMAL it syncs at checkpoints
+    only (a power cut may lose the last commits, never corrupt the file). An in-memory database
+    answers "memory" and stays so."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def socket_has_news(dbapi_connection: Any) -> bool:
+    """Whether an idle PostgreSQL connection's socket has something to read, or is gone.
+
+    An idle connection (checked in, rolled back) has nothing to read: the server speaks only when
+    spoken to. A terminated backend (pg_terminate_backend, a restart, a failover) sends its FATAL
+    error and closes the socket, which then polls readable. One poll(2), no round trip.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:  # psycopg raises when the connection is already closed
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
+def _postgres_checkout(engine: sa.Engine) -> Callable[..., None]:
+    """In place of pool_pre_ping's SELECT 1 on every checkout: a poll of the socket
+    (socket_has_news), and the real ping only when the socket says something. A connection the
+    ping finds dead is replaced before the request uses it (the pool retries the checkout)."""
+
+    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not socket_has_news(dbapi_connection):
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            raise sa.exc.DisconnectionError("connection lost while idle in the pool")
+
+    return checkout
+
+
+def tune_engine(engine: sa.Engine) -> None:
+    """Per back end: SQLite in WAL mode; PostgreSQL connections tested on checkout, cheaply."""
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+    elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        sa.event.listen(engine, "checkout", _postgres_checkout(engine))
+
+
 def init_app(app: Flask) -> None:
-    """Close each request's session safely. Call after db.init_app: teardown functions run last
-    registered first, so this one closes the session before Flask-SQLAlchemy's finds it empty."""
+    """Tune the app's engine (tune_engine) and close each request's session safely. Call after
+    db.init_app: teardown functions run last registered first, so this one closes the session
+    before Flask-SQLAlchemy's finds it empty."""
+    with app.app_context():
+        tune_engine(db.engine)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:
