@@ -17,7 +17,6 @@ So:
 from __future__ import annotations
 
 import logging
-import select
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -130,48 +129,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def socket_has_news(dbapi_connection: Any) -> bool:
-    """Whether an idle PostgreSQL connection's socket has something to read, or is gone.
-
-    An idle connection (checked in, rolled back) has nothing to read: the server speaks only when
-    spoken to. A terminated backend (pg_terminate_backend, a restart, a failover) sends its FATAL
-    error and closes the socket, which then polls readable. One poll(2), no round trip.
-    """
-    if dbapi_connection.closed or dbapi_connection.broken:
-        return True
-    try:
-        fd = dbapi_connection.fileno()
-    except Exception:  # psycopg raises when the connection is already closed
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI)
-    return bool(poller.poll(0))
-
-
-def _postgres_checkout(engine: sa.Engine) -> Callable[..., None]:
-    """In place of pool_pre_ping's SELECT 1 on every checkout: a poll of the socket
-    (socket_has_news), and the real ping only when the socket says something. A connection the
-    ping finds dead is replaced before the request uses it (the pool retries the checkout)."""
-
-    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if not socket_has_news(dbapi_connection):
-            return
-        try:
-            alive = engine.dialect.do_ping(dbapi_connection)
-        except Exception:
-            alive = False
-        if not alive:
-            raise sa.exc.DisconnectionError("connection lost while idle in the pool")
-
-    return checkout
-
-
 def tune_engine(engine: sa.Engine) -> None:
-    """Per back end: SQLite in WAL mode; PostgreSQL connections tested on checkout, cheaply."""
+    """Per back end: SQLite in WAL mode (PostgreSQL keeps pool_pre_ping, config/settings.py)."""
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_on_connect)
-    elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        sa.event.listen(engine, "checkout", _postgres_checkout(engine))
 
 
 def init_app(app: Flask) -> None:
