@@ -132,11 +132,12 @@ class Limiter(flask_limiter.Limiter):
         """Flask-Limiter's check before every view, skipped where it can find no limit to apply.
 
         Every limit of this app is declared on its view (`@limiter.limit`, `shared_limit`) and is
-        checked by the decorator when the view is called; this before_request pass would find
-        only meta, application, default or blueprint limits, and limits hinted for the endpoint by a
-        decorated callable that is not a view. With none of them (and the store up: while it is
-        down the pass also asks whether it is back) there is nothing to check, and the pass,
-        ~0.1 ms of every request, is skipped. tests/test_perf.py holds the two ways to agree.
+        checked by the decorator when the view is called. This before_request pass evaluates only
+        meta, application, default and blueprint limits (a decorated view's limits, and the hints
+        Flask-Limiter keeps for them, only decide whether the defaults apply). With none of them,
+        and the store up (while it is down the pass also asks whether it is back), it finds
+        nothing, and the pass, ~0.1 ms of every request, is skipped. tests/test_perf.py holds the
+        two ways to agree.
         """
         if in_middleware and callable_name is None and not self._storage_dead and not self._limits_before_views():
             return
@@ -147,7 +148,7 @@ class Limiter(flask_limiter.Limiter):
         manager = self.limit_manager
         return bool(
             self._meta_limits or manager._application_limits or manager._default_limits
-            or manager._blueprint_limits or manager.has_hints(flask.request.endpoint or "")
+            or manager._blueprint_limits
         )
 
     def reset(self) -> None:
