@@ -179,6 +179,11 @@ def _passes(monkeypatch) -> list[str]:
 
 
 def test_the_pass_before_views_is_skipped_and_the_limit_still_holds(limited_app, monkeypatch):
+    # The limiter is the process's, and Flask-Limiter keeps the default limits an earlier test's
+    # app configured (RATELIMIT_DEFAULT): as this app configures none, start from none.
+    for name in ("_default_limits", "_application_limits", "_blueprint_limits"):
+        monkeypatch.setattr(limiter.limit_manager, name, type(getattr(limiter.limit_manager, name))())
+    monkeypatch.setattr(limiter, "_meta_limits", [])
     made = _passes(monkeypatch)
     client = limited_app.test_client()
     assert [post(client).status_code for _ in range(3)] == [201, 201, 429]
