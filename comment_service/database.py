@@ -116,9 +116,31 @@ class RetryReads:
         return self.app(dict(environ, **{_RETRIED: True}), start_response)
 
 
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL: readers never wait for the writer, and a commit appends to the log instead of
+    rewriting and syncing a rollback journal; with synchronous=NORMAL it syncs at checkpoints
+    only (a power cut may lose the last commits, never corrupt the file). An in-memory database
+    answers "memory" and stays so."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def tune_engine(engine: sa.Engine) -> None:
+    """Per back end: SQLite in WAL mode (PostgreSQL keeps pool_pre_ping, config/settings.py)."""
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+
+
 def init_app(app: Flask) -> None:
-    """Close each request's session safely. Call after db.init_app: teardown functions run last
-    registered first, so this one closes the session before Flask-SQLAlchemy's finds it empty."""
+    """Tune the app's engine (tune_engine) and close each request's session safely. Call after
+    db.init_app: teardown functions run last registered first, so this one closes the session
+    before Flask-SQLAlchemy's finds it empty."""
+    with app.app_context():
+        tune_engine(db.engine)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:

@@ -38,10 +38,18 @@ def client_key() -> str:
     """Whom a per-client limit counts: a keyed digest of the client's address (request.remote_addr,
     which ProxyFix sets only for trusted hops). The whole address, not its /24 like stored
     comments, so neighbours behind one network do not share a limit; never the address itself,
-    which would sit in the store's keys (Redis) and in Flask-Limiter's log line of a breach."""
-    digest = privacy.keyed_digest(_client_key_secret(flask.current_app.config["SECRET_KEY"]),
-                                  flask.request.remote_addr or "127.0.0.1")  # as get_remote_address
-    return "client:" + digest[:32]
+    which would sit in the store's keys (Redis) and in Flask-Limiter's log line of a breach.
+    Asked once per limit and again per deduction: computed once per request."""
+    environ = flask.request.environ
+    key = environ.get(_CLIENT_KEY)
+    if key is None:
+        digest = privacy.keyed_digest(_client_key_secret(flask.current_app.config["SECRET_KEY"]),
+                                      flask.request.remote_addr or "127.0.0.1")  # as get_remote_address
+        key = environ[_CLIENT_KEY] = "client:" + digest[:32]
+    return key
+
+
+_CLIENT_KEY = "majlis.rate_limit_client"
 
 
 _REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "valkey", "valkeys", "valkey+unix")
@@ -119,6 +127,29 @@ class Limiter(flask_limiter.Limiter):
         self._Limiter__check_backend_count = 0
         self._Limiter__last_check_backend = time.time()
         super().init_app(app)
+
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
+        """Flask-Limiter's check before every view, skipped where it can find no limit to apply.
+
+        Every limit of this app is declared on its view (`@limiter.limit`, `shared_limit`) and is
+        checked by the decorator when the view is called. This before_request pass evaluates only
+        meta, application, default and blueprint limits (a decorated view's limits, and the hints
+        Flask-Limiter keeps for them, only decide whether the defaults apply). With none of them,
+        and the store up (while it is down the pass also asks whether it is back), it finds
+        nothing, and the pass, ~0.1 ms of every request, is skipped. tests/test_perf.py holds the
+        two ways to agree.
+        """
+        if in_middleware and callable_name is None and not self._storage_dead and not self._limits_before_views():
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
+    def _limits_before_views(self) -> bool:
+        """Whether the before_request pass could find a limit for this request (see above)."""
+        manager = self.limit_manager
+        return bool(
+            self._meta_limits or manager._application_limits or manager._default_limits
+            or manager._blueprint_limits
+        )
 
     def reset(self) -> None:
         """Clear every limit (tests, operators); an unreachable store is reported, not raised."""

@@ -84,8 +84,12 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or self._default_secret()
         url = env.get("DATABASE_URL") or self._default_database_url()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url)
-        # hide_parameters keeps emails and bodies out of SQL error messages and logs.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+        # hide_parameters keeps emails and bodies out of SQL error messages and logs. pool_pre_ping
+        # (a SELECT 1 per checkout) replaces a server connection that died idle in the pool; a
+        # SQLite connection is a file handle, with nothing to lose.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            self.SQLALCHEMY_ENGINE_OPTIONS["pool_pre_ping"] = True
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or self._default_ratelimit_uri()
         # A failing store never fails a request: limits are then counted per process (ratelimit.py).
         self.MAJLIS_RATELIMIT_TIMEOUT = float(env.get("MAJLIS_RATELIMIT_TIMEOUT", "0.25"))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, g, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 
 from comment_service import schemas, services
 from comment_service.api.blueprint import bp
@@ -181,10 +181,14 @@ def comment_counts(site: str):
     count.js splits its keys into batches within both limits.
     The answer maps each key as sent to its count (unknown threads count 0).
     """
-    site_obj = public_site(site)
     sent = request.args.getlist("thread")
-    keys = counts_query.load({"thread": sent} if sent else {})["thread"]
-    counts = services.thread_counts(site_obj, keys)
+    try:
+        keys = counts_query.load({"thread": sent} if sent else {})["thread"]
+    except ValidationError:
+        public_site(site)  # an unknown site is 404 whatever the query
+        raise
+    # One statement for the site's origins (CORS) and the counts.
+    g.site_origins, counts = services.site_counts(site, keys)
     # Keyed by the keys as sent: a page looks its badges up by the text in its markup, which may
     # differ from the stored key (NFC, spaces trimmed, invisible characters removed).
     return {"counts": {raw: counts[key] for raw, key in zip(sent, keys, strict=True)}}

@@ -230,9 +230,12 @@ def policy_table() -> str:
     return "\n".join(lines)
 
 
+_SURROGATE = regex.compile("[\ud800-\udfff]")
+
+
 def has_lone_surrogate(text: str) -> bool:
     """True when text holds a UTF-16 surrogate that no encoding can store (JSON "\\ud800")."""
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 _LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n\n"})
@@ -280,38 +283,63 @@ def _fold_char(ch: str) -> str:
     return "".join(out).casefold()
 
 
+class _FoldTable(dict[int, str]):
+    """_fold_char by code point, as str.translate reads it, each character folded once per process
+    (at most _FOLD_TABLE_MAX of them kept: a text of rare characters cannot grow it without end)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < _FOLD_TABLE_MAX:
+            self[code] = folded
+        return folded
+
+
+_FOLD_TABLE_MAX = 20_000
+_FOLDS = _FoldTable()
+
+
 def fold(text: str) -> str:
     """The match-view of text, without offsets (for word-list entries)."""
-    return "".join(_fold_char(ch) for ch in text)
+    if text.isascii():  # nothing in ASCII folds but case (digits, controls and NFKD are the identity)
+        return text.lower()
+    return text.translate(_FOLDS)
 
 
 class MatchView:
-    """Folded text plus, for each of its characters, the span of the original it came from."""
+    """Folded text plus, for each of its characters, the span of the original it came from.
+
+    The folded text is built at once (one str.translate); the offsets only when a match asks for
+    them (original_span), which most texts never do.
+    """
 
     __slots__ = ("original", "text", "_starts", "_ends")
 
     def __init__(self, original: str) -> None:
         self.original = original
-        chars: list[str] = []
+        self.text = fold(original)
+        self._starts: list[int] | None = None
+        self._ends: list[int] = []
+
+    def _offsets(self) -> list[int]:
         starts: list[int] = []
         ends: list[int] = []
-        for i, ch in enumerate(original):
-            folded = _fold_char(ch)
+        for i, ch in enumerate(self.original):
+            folded = _FOLDS[ord(ch)]
             if not folded:
                 # A dropped mark or invisible character belongs to the letter before it, so a
                 # highlight of "كلبٌ" covers the tanween too.
                 if ends and ends[-1] == i:
                     ends[-1] = i + 1
                 continue
-            for out in folded:
-                chars.append(out)
+            for _ in folded:
                 starts.append(i)
                 ends.append(i + 1)
-        self.text = "".join(chars)
         self._starts, self._ends = starts, ends
+        return starts
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that view[start:end] came from."""
         if start >= end:
             raise ValueError("empty span")
-        return self._starts[start], self._ends[end - 1]
+        starts = self._starts if self._starts is not None else self._offsets()
+        return starts[start], self._ends[end - 1]

@@ -29,36 +29,51 @@ class WordMatch:
     matched: str
 
 
-def _pattern(entry: str) -> str | None:
+def _pattern(entry: str) -> tuple[str, str] | None:
+    """The entry's regex, and a literal that every text it matches holds (its first word, in the
+    match view): the prefilter of WordList.find."""
     folded = fold(entry.strip())
     star = folded.endswith("*")
     core = folded.rstrip("*").strip()
     if not core:
         return None
-    body = r"\s+".join(re.escape(part) for part in core.split())
+    parts = core.split()
+    body = r"\s+".join(re.escape(part) for part in parts)
+    literal = parts[0]
     if star and core.endswith(TEH_MARBUTA):
         # ة becomes ت before a suffix (سياستهم) and is replaced in the sound plural (سياسات).
         body = body[: -len(TEH_MARBUTA)] + "(?:\u0629|\u062a|\u0627)"
-    return rf"(?<!\w){PROCLITICS}{body}" + (r"\w*" if star else "") + r"(?!\w)"
+        if len(parts) == 1:
+            literal = literal[: -len(TEH_MARBUTA)]
+    return rf"(?<!\w){PROCLITICS}{body}" + (r"\w*" if star else "") + r"(?!\w)", literal
 
 
 class WordList:
     """A compiled list of entries; build it with `compile_words` to share compiled lists."""
 
-    def __init__(self, entries: Iterable[str]) -> None:
+    def __init__(self, entries: Iterable[str], prefilter: bool = True) -> None:
         self.entries: list[str] = []
         parts: list[str] = []
+        literals: set[str] = set()
         for entry in entries:
-            pattern = _pattern(entry)
-            if pattern is not None:
-                parts.append(f"(?P<e{len(self.entries)}>{pattern})")
+            compiled = _pattern(entry)
+            if compiled is not None:
+                parts.append(f"(?P<e{len(self.entries)}>{compiled[0]})")
+                literals.add(compiled[1])
                 self.entries.append(entry.strip())
         self._regex = re.compile("|".join(parts)) if parts else None
+        # No entry's first word in the text: no entry can match, and the regex (lookbehinds and
+        # proclitics tried at every position) need not run. Substring tests are a fast scan each.
+        self._literals = tuple(sorted(literals)) if prefilter and "" not in literals else None
 
     def find(self, view: MatchView) -> list[WordMatch]:
         """Every non-overlapping match in the text, in order."""
         if self._regex is None:
             return []
+        if self._literals is not None:
+            text = view.text
+            if not any(literal in text for literal in self._literals):
+                return []
         found = []
         for m in self._regex.finditer(view.text):
             start, end = view.original_span(m.start(), m.end())

@@ -260,24 +260,29 @@ def create(comment: Comment, change: Change, *, then: Callable[[int], None] | No
                    transition.visibility_delta != 0)
 
 
+# The two statements every change sends, built once (SQLAlchemy then neither builds nor keys them
+# again): its audit row, and the bump of its thread's version and visible count.
+_INSERT_ACTION = sa.insert(_ACTION).returning(_ACTION.c.id)
+_THREAD = Thread.__table__
+_BUMP_THREAD = (
+    sa.update(_THREAD)
+    .where(_THREAD.c.id == sa.bindparam("p_thread", type_=sa.Integer))
+    .values(version=_THREAD.c.version + 1,
+            comment_count=_THREAD.c.comment_count + sa.bindparam("p_delta", type_=sa.Integer))
+)
+
+
 def _record(site_id: int, comment_id: int, thread_id: int, transition: Transition, change: Change,
             revision: int, now: datetime, moved: bool) -> CommentChanged:
     """The audit row, the thread, the read memo and the subscribers of a change just written."""
-    event_id = db.session.execute(
-        sa.insert(_ACTION).values(
-            site_id=site_id, comment_id=comment_id, revision=revision, actor_type=change.actor,
-            actor_id=change.actor_id, from_status=transition.source, to_status=transition.target,
-            reason_code=change.reason, note=change.note, created_at=now,
-        ).returning(_ACTION.c.id)
-    ).scalar_one()
+    event_id = db.session.execute(_INSERT_ACTION, {
+        "site_id": site_id, "comment_id": comment_id, "revision": revision, "actor_type": change.actor,
+        "actor_id": change.actor_id, "from_status": transition.source, "to_status": transition.target,
+        "reason_code": change.reason, "note": change.note, "created_at": now,
+    }).scalar_one()
     if moved:
         read_cache().forget_recent()  # this process sees its own writes at once; others within the memo TTL
-        db.session.execute(
-            sa.update(Thread.__table__)
-            .where(Thread.__table__.c.id == thread_id)
-            .values(version=Thread.__table__.c.version + 1,
-                    comment_count=Thread.__table__.c.comment_count + transition.visibility_delta)
-        )
+        db.session.execute(_BUMP_THREAD, {"p_thread": thread_id, "p_delta": transition.visibility_delta})
     event = CommentChanged(
         id=event_id, site_id=site_id, comment_id=comment_id, revision=revision, actor=change.actor,
         actor_id=change.actor_id, from_status=transition.source, to_status=transition.target,

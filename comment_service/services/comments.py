@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,18 +29,22 @@ from comment_service.services.idempotency import KeyedRequest
 from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
 from comment_service.services.sites import site_policy, site_settings
 
+_THREAD_BY_KEY = sa.select(Thread).where(
+    Thread.site_id == sa.bindparam("p_site", type_=sa.Integer), Thread.key == sa.bindparam("p_key", type_=sa.String)
+)
+
 
 def _get_or_create_thread(site: Site, key: str, title: str | None, url: str | None) -> Thread:
     """The thread for key, created on its first comment (safe against two first comments at once)."""
-    stmt = sa.select(Thread).where(Thread.site_id == site.id, Thread.key == key)
-    thread = db.session.scalar(stmt)
+    params = {"p_site": site.id, "p_key": key}
+    thread = db.session.scalar(_THREAD_BY_KEY, params)
     if thread is None:
         try:
             with db.session.begin_nested():
                 thread = Thread(site_id=site.id, key=key, title=title, url=url)
                 db.session.add(thread)
         except IntegrityError:
-            thread = db.session.scalar(stmt)
+            thread = db.session.scalar(_THREAD_BY_KEY, params)
             if thread is None:  # pragma: no cover - the other writer rolled back
                 raise
     if thread.title is None and title:
@@ -73,28 +78,47 @@ class AuthorFacts:
     parent_status: Status | None = None
 
 
+def _author_facts_statement(with_parent: bool, with_exclude: bool) -> sa.Select[Any]:
+    """The one statement of author_facts, with bound parameters only (built once per shape)."""
+    C = Comment.__table__.c
+    site_id, digest = sa.bindparam("p_site", type_=sa.Integer), sa.bindparam("p_digest", type_=sa.String)
+    now = sa.bindparam("p_now", type_=Ban.__table__.c.expires_at.type)
+    banned = sa.select(Ban.id).where(
+        Ban.site_id == site_id, sa.tuple_(Ban.kind, Ban.value_hmac).in_(sa.bindparam("p_bans", expanding=True)),
+        sa.or_(Ban.expires_at.is_(None), Ban.expires_at > now),
+    ).limit(1).scalar_subquery()
+    approved = sa.exists().where(C.site_id == site_id, C.email_hmac == digest, C.status == Status.APPROVED)
+    duplicate = sa.exists().where(
+        C.site_id == site_id, C.email_hmac == digest,
+        C.created_at > sa.bindparam("p_since", type_=C.created_at.type),
+        C.body_source == sa.bindparam("p_body", type_=sa.Text), C.status != Status.DELETED,
+        *([C.id != sa.bindparam("p_exclude", type_=sa.Integer)] if with_exclude else []),
+    )
+    columns: list[sa.ColumnElement[Any]] = [banned.label("banned"), approved.label("approved"),
+                                            duplicate.label("duplicate")]
+    if with_parent:
+        parent = Comment.__table__.alias("parent")
+        for name in ("thread_id", "status"):
+            columns.append(sa.select(parent.c[name]).where(parent.c.id == sa.bindparam("p_parent", type_=sa.Integer))
+                           .scalar_subquery().label(name))
+    return sa.select(*columns)
+
+
+_AUTHOR_FACTS = {(p, e): _author_facts_statement(p, e) for p in (False, True) for e in (False, True)}
+
+
 def author_facts(site: Site, digest: str | None, body: str, now: datetime, *, bans: list[tuple[str, str]],
                  parent_id: int | None = None, exclude_id: int | None = None) -> AuthorFacts:
     """In one statement: whether a ban covers the author (`bans`: the (kind, digest) pairs, see
     bans.ban_pairs), whether they have an approved comment here, whether they posted this text in the
     last day, and the thread and status of the comment they reply to."""
-    C = Comment.__table__.c
-    banned = sa.select(Ban.id).where(
-        Ban.site_id == site.id, sa.tuple_(Ban.kind, Ban.value_hmac).in_(bans),
-        sa.or_(Ban.expires_at.is_(None), Ban.expires_at > now),
-    ).limit(1).scalar_subquery() if bans else sa.null()
-    approved = sa.exists().where(C.site_id == site.id, C.email_hmac == digest, C.status == Status.APPROVED)
-    duplicate = sa.exists().where(
-        C.site_id == site.id, C.email_hmac == digest, C.created_at > now - DUPLICATE_WINDOW,
-        C.body_source == body, C.status != Status.DELETED, *([C.id != exclude_id] if exclude_id is not None else []),
-    )
-    columns: list[sa.ColumnElement[Any]] = [banned.label("banned"), approved.label("approved"),
-                                            duplicate.label("duplicate")]
-    if parent_id is not None:
-        parent = Comment.__table__.alias("parent")
-        for name in ("thread_id", "status"):
-            columns.append(sa.select(parent.c[name]).where(parent.c.id == parent_id).scalar_subquery().label(name))
-    row = db.session.execute(sa.select(*columns)).one()
+    stmt = _AUTHOR_FACTS[parent_id is not None, exclude_id is not None]
+    # An author without a digest has no history: the comparisons with NULL find nothing, and the
+    # answers below say no whatever they find.
+    row = db.session.execute(stmt, {
+        "p_site": site.id, "p_digest": digest, "p_now": now, "p_bans": bans, "p_since": now - DUPLICATE_WINDOW,
+        "p_body": body, "p_exclude": exclude_id, "p_parent": parent_id,
+    }).one()
     return AuthorFacts(
         banned=row.banned is not None,
         author_has_approved_comment=bool(row.approved) and digest is not None,
@@ -335,10 +359,28 @@ def _tombstones(thread_id: int, parent_ids: set[int], thread_key: str) -> list[d
     ]
 
 
+# The counts of a page's threads and the site's origins, in one statement built once (a site
+# with none of the threads gives one row of NULLs; no site, no row). The origins come as their
+# JSON text, parsed once here: as a JSON column the driver would parse them again on every row.
+_COUNTS = (
+    sa.select(Site.id, sa.cast(Site.allowed_origins, sa.Text), Thread.key, Thread.comment_count)
+    .select_from(Site)
+    .outerjoin(Thread, sa.and_(Thread.site_id == Site.id, Thread.key.in_(sa.bindparam("p_keys", expanding=True))))
+    .where(Site.slug == sa.bindparam("p_slug", type_=sa.String))
+)
+
+
+def site_counts(slug: str, keys: list[str]) -> tuple[list[str], dict[str, int]]:
+    """The site's allowed origins and its visible comments per thread key (unknown keys count 0);
+    NotFound when there is no such site."""
+    rows = db.session.connection().execute(_COUNTS, {"p_slug": slug, "p_keys": keys}).all()
+    if not rows:
+        raise NotFound("site_not_found", "No site with this id.")
+    found = {key: count for _, _, key, count in rows if key is not None}
+    origins = rows[0][1]
+    return (json.loads(origins) if origins else []), {k: found.get(k, 0) for k in keys}
+
+
 def thread_counts(site: Site, keys: list[str]) -> dict[str, int]:
     """Visible comments per thread key; unknown keys count 0."""
-    rows = db.session.execute(
-        sa.select(Thread.key, Thread.comment_count).where(Thread.site_id == site.id, Thread.key.in_(keys))
-    )
-    found = {key: count for key, count in rows}
-    return {k: found.get(k, 0) for k in keys}
+    return site_counts(site.slug, keys)[1]

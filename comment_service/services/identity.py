@@ -27,9 +27,14 @@ def ip_hmac(address: str | None) -> str | None:
     return privacy.keyed_digest(_keys(current_app.config["SECRET_KEY"])[1], prefix)
 
 
+@lru_cache(maxsize=1024)
+def _avatar_key(secret: str, site_id: int) -> bytes:
+    return privacy.derive_key(secret, f"avatar:{site_id}")
+
+
 def avatar_for(site: Site, email: str) -> str:
     """A per-site avatar seed: the same person gets unrelated avatars on two sites."""
-    key = privacy.derive_key(current_app.config["SECRET_KEY"], f"avatar:{site.id}")
+    key = _avatar_key(current_app.config["SECRET_KEY"], site.id)
     return privacy.keyed_digest(key, privacy.email_lookup_form(email))[:16]
 
 

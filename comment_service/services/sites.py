@@ -12,15 +12,20 @@ from comment_service.moderation.errors import NotFound
 from comment_service.moderation.rules import Policy
 from comment_service.moderation.status import ModerationMode
 
+# Every public request starts with one of these: built once, so SQLAlchemy neither builds nor
+# keys them again per request (a statement object memoises its cache key).
+_SITE_BY_SLUG = sa.select(Site).where(Site.slug == sa.bindparam("p_slug", type_=sa.String))
+_ORIGINS_BY_SLUG = sa.select(Site.allowed_origins).where(Site.slug == sa.bindparam("p_slug", type_=sa.String))
+
 
 def find_site(slug: str) -> Site | None:
     """The site with this slug, if any."""
-    return db.session.scalar(sa.select(Site).where(Site.slug == slug))
+    return db.session.scalar(_SITE_BY_SLUG, {"p_slug": slug})
 
 
 def site_origins(slug: str) -> list[str] | None:
     """A site's allowed origins (CORS), or None when there is no such site: one narrow read."""
-    return db.session.scalar(sa.select(Site.allowed_origins).where(Site.slug == slug))
+    return db.session.scalar(_ORIGINS_BY_SLUG, {"p_slug": slug})
 
 
 def list_sites() -> list[Site]:
