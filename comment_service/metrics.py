@@ -24,8 +24,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,20 +132,22 @@ if not sa.event.contains(sa.engine.Engine, "handle_error", _count_database_error
     sa.event.listen(sa.engine.Engine, "handle_error", _count_database_error)
 
 
+QueueDepths = Callable[[], Iterable[tuple[str, int, int]]]  # per site: slug, pending, oldest age (s)
+
+
 class QueueCollector(Collector):
-    """Per site, at scrape time: pending comments and the age of the oldest (one statement, see
-    services.queues.pending_by_site). A database that does not answer leaves these two out of the
-    scrape (its error is counted in majlis_database_errors_total) instead of failing it."""
+    """Per site, at scrape time: pending comments and the age of the oldest, as `read` gives them
+    (ops.py passes services.queues.pending_by_site, one statement). If `read` fails (a database
+    that does not answer: its error is counted in majlis_database_errors_total), these two are
+    left out of the scrape instead of failing it."""
+
+    def __init__(self, read: QueueDepths) -> None:
+        self.read = read
 
     def collect(self) -> Iterator[Metric]:
-        # Imported at scrape time: gunicorn's master imports this module for its hooks, not the models.
-        from comment_service.extensions import db
-        from comment_service.services.queues import pending_by_site
-
         try:
-            rows = pending_by_site(datetime.now(UTC))
+            rows = self.read()
         except Exception:
-            db.session.rollback()
             log.warning("metrics: the queue depths could not be read", exc_info=True)
             return
         depth = GaugeMetricFamily("majlis_queue_pending", "Pending comments, by site.", labels=["site"])
@@ -168,14 +169,14 @@ class _ThisProcess(Collector):
         yield from REGISTRY.collect()
 
 
-def scrape(accept: str | None) -> tuple[bytes, str]:
+def scrape(accept: str | None, queue_depths: QueueDepths) -> tuple[bytes, str]:
     """The exposition for a scrape (text format, or OpenMetrics if asked): every worker's numbers and the queues."""
     registry = CollectorRegistry(auto_describe=False)
     if MULTIPROC_DIR:
         multiprocess.MultiProcessCollector(registry, path=MULTIPROC_DIR)
     else:
         registry.register(_ThisProcess())
-    registry.register(QueueCollector())
+    registry.register(QueueCollector(queue_depths))
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type
 

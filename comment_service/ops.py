@@ -13,10 +13,21 @@ from comment_service.contracts import Blueprint
 from comment_service.database import safe_rollback
 from comment_service.errors import ApiError
 from comment_service.extensions import db, limiter
+from comment_service.models import utcnow
 from comment_service.ratelimit import store_status
+from comment_service.services.queues import pending_by_site
 
 bp = Blueprint("ops", __name__, description="Probes.")
 log = logging.getLogger(__name__)
+
+
+def _queue_depths() -> list[tuple[str, int, int]]:
+    """Each site's pending comments and oldest pending age, for the scrape; the session rolled back if that fails."""
+    try:
+        return pending_by_site(utcnow())
+    except Exception:
+        safe_rollback()
+        raise
 
 
 @bp.get("/healthz")
@@ -38,7 +49,7 @@ def readyz():
     store is reported too; without it the service still works, with limits counted per process,
     so it makes the answer "degraded" (200), not unready.
     """
-    checks = {"database": "ok", "rate_limit_store": store_status(current_app)}
+    checks = {"database": "ok", "rate_limit_store": store_status(current_app, limiter)}
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception:  # any driver error means "not ready"
@@ -68,5 +79,5 @@ def metrics():
                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     elif not current_app.config["MAJLIS_METRICS_PUBLIC"]:
         abort(404)
-    body, content_type = metrics_.scrape(request.headers.get("Accept"))
+    body, content_type = metrics_.scrape(request.headers.get("Accept"), _queue_depths)
     return body, 200, {"Content-Type": content_type, "Cache-Control": "no-store"}

@@ -176,13 +176,11 @@ class Limiter(flask_limiter.Limiter):
         return cast(RateLimiter, _FailSafe(self, strategy, fallback))
 
 
-def store_status(app: flask.Flask) -> str:
-    """The readiness of the rate-limit store: "ok", "unavailable" or "disabled" (limits are off).
+def store_status(app: flask.Flask, limiter: Limiter) -> str:
+    """The readiness of the app's rate-limit store: "ok", "unavailable" or "disabled" (limits are off).
 
     A ping on the limiter's own client, so it has the same short timeouts.
     """
-    from comment_service.extensions import limiter
-
     if not app.config.get("RATELIMIT_ENABLED", True) or limiter._storage is None:
         return "disabled"
     try:
