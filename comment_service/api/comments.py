@@ -16,6 +16,7 @@ from comment_service.schemas import comment_create_schema, comment_list_query, c
 from comment_service.services import idempotency, own
 
 REPLAYED = "Idempotent-Replayed"
+_RECORDED = "majlis.retry_of_recorded"  # the limiter's answer to idempotency.recorded, kept for the view
 CACHE_HEADERS = {
     "ETag": {"schema": {"type": "string"}, "description": "Validator; send it back in If-None-Match."},
     "Cache-Control": {"schema": {"type": "string"}, "description": "Short public caching."},
@@ -73,17 +74,17 @@ def _retry_of_recorded() -> bool:
     """A request whose Idempotency-Key already stored a comment can store nothing new: it neither
     waits for the limit nor uses it up. (Asked once per limit of the request: looked up once.)"""
     env = request.environ
-    if "majlis.retry_of_recorded" not in env:
-        env["majlis.retry_of_recorded"] = idempotency.recorded(
+    if _RECORDED not in env:
+        env[_RECORDED] = idempotency.recorded(
             (request.view_args or {}).get("site"), request.headers.get(idempotency.HEADER)
         )
-    return bool(env["majlis.retry_of_recorded"])
+    return bool(env[_RECORDED])
 
 
 def _may_be_recorded() -> bool:
     """False when the rate limiter asked already and this key had stored nothing: then there is
     nothing to replay (a concurrent retry that stores meanwhile is caught when the key is recorded)."""
-    return request.environ.get("majlis.retry_of_recorded", True) is not False
+    return request.environ.get(_RECORDED, True) is not False
 
 
 def _created(submitted: services.Submitted, replayed: bool = False):

@@ -7,7 +7,6 @@ from comment_service.services.comments import (
     replayed,
     site_counts,
     submit_comment,
-    thread_counts,
     thread_page,
 )
 from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
@@ -15,5 +14,5 @@ from comment_service.services.sites import create_site, get_site, site_policy
 
 __all__ = [
     "Submitted", "ThreadPage", "avatar_for", "create_site", "email_hmac", "get_site", "ip_hmac", "public_comment",
-    "replayed", "site_counts", "site_policy", "submit_comment", "thread_counts", "thread_page",
+    "replayed", "site_counts", "site_policy", "submit_comment", "thread_page",
 ]

@@ -380,7 +380,3 @@ def site_counts(slug: str, keys: list[str]) -> tuple[list[str], dict[str, int]]:
     origins = rows[0][1]
     return (json.loads(origins) if origins else []), {k: found.get(k, 0) for k in keys}
 
-
-def thread_counts(site: Site, keys: list[str]) -> dict[str, int]:
-    """Visible comments per thread key; unknown keys count 0."""
-    return site_counts(site.slug, keys)[1]
