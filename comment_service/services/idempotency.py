@@ -93,18 +93,37 @@ def _cutoff(now: datetime | None = None) -> datetime:
     return (now or utcnow()) - REPLAY_WINDOW
 
 
+# The two statements of a keyed submission, built once (SQLAlchemy then neither builds nor keys
+# them again per request; built per request they cost more than the rest of the key's handling).
+_TABLE = IdempotentSubmission.__table__
+_CUTOFF = sa.bindparam("p_cutoff", type_=_TABLE.c.created_at.type)
+_IS_RECORDED = (
+    sa.select(sa.literal(1))
+    .select_from(_TABLE.join(Site.__table__, Site.__table__.c.id == _TABLE.c.site_id))
+    .where(Site.__table__.c.slug == sa.bindparam("p_slug"), _TABLE.c.key_hmac == sa.bindparam("p_key"),
+           _TABLE.c.created_at >= _CUTOFF)
+)
+
+
+def _record_statement(dialect: Any) -> sa.Executable:
+    """INSERT ... ON CONFLICT: a key's expired row gives way to its new one; a live row does not."""
+    insert = dialect.insert(_TABLE)
+    return insert.on_conflict_do_update(
+        index_elements=[_TABLE.c.site_id, _TABLE.c.key_hmac],
+        set_={k: insert.excluded[k] for k in ("request_hmac", "comment_id", "created_at")},
+        where=_TABLE.c.created_at < _CUTOFF,  # only an expired row gives way
+    ).returning(_TABLE.c.comment_id)
+
+
+_RECORD = {"postgresql": _record_statement(postgresql), "sqlite": _record_statement(sqlite)}
+
+
 def recorded(slug: str | None, key: str | None) -> bool:
     """Whether a live submission was stored with this key on this site (so a request with it can
     store nothing new). Cheap enough for the rate limiter to ask before the view runs."""
     if not slug or key is None or not valid_key(key):
         return False
-    found = db.session.scalar(
-        sa.select(sa.literal(1))
-        .select_from(IdempotentSubmission)
-        .join(Site, Site.id == IdempotentSubmission.site_id)
-        .where(Site.slug == slug, IdempotentSubmission.key_hmac == key_digest(key),
-               IdempotentSubmission.created_at >= _cutoff())
-    )
+    found = db.session.scalar(_IS_RECORDED, {"p_slug": slug, "p_key": key_digest(key), "p_cutoff": _cutoff()})
     return found is not None
 
 
@@ -142,16 +161,9 @@ def record(site: Site, c: KeyedRequest, comment_id: int, now: datetime) -> None:
     """
     cutoff = _cutoff(now)
     _purge_now_and_then(cutoff)
-    table = IdempotentSubmission.__table__
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     values = {"site_id": site.id, "key_hmac": c.key_hmac, "request_hmac": c.request_hmac,
-              "comment_id": comment_id, "created_at": now}
-    insert = dialect.insert(table).values(values)
-    stored = db.session.execute(insert.on_conflict_do_update(
-        index_elements=[table.c.site_id, table.c.key_hmac],
-        set_={k: insert.excluded[k] for k in ("request_hmac", "comment_id", "created_at")},
-        where=table.c.created_at < cutoff,  # only an expired row gives way
-    ).returning(table.c.comment_id)).scalar()
+              "comment_id": comment_id, "created_at": now, "p_cutoff": cutoff}
+    stored = db.session.execute(_RECORD[db.session.get_bind().dialect.name], values).scalar()
     if stored is None:
         db.session.rollback()
         raise AlreadyRecorded
