@@ -108,8 +108,9 @@ def test_a_changed_word_list_applies_to_the_next_comment(ctx, client, site):
 
 # --- statements per request ------------------------------------------------------------------
 
-def test_a_held_comment_costs_five_statements(app, client, ctx, site):
-    """Site, author facts, thread, comment, audit row (held: the thread's count does not move)."""
+def test_a_held_comment_costs_four_statements_three_on_postgresql(app, client, ctx, site):
+    """Site, author facts (with the thread), comment, audit row (held: the thread's count does not
+    move); on PostgreSQL the comment and its audit row are one statement."""
     configure(ctx, "news", {"hold_first_time": True, "banned_words": ["x"], "suspect_words": ["y"]})
     assert post(client).status_code == 201
     with statements(app) as sent:
@@ -117,7 +118,9 @@ def test_a_held_comment_costs_five_statements(app, client, ctx, site):
             "thread": "article-42", "author_name": "Omar", "author_email": "omar@example.org", "body": "Hello."},
             headers={"Origin": ORIGIN})
     assert r.status_code == 201 and r.get_json()["comment"]["status"] == "pending"
-    assert len(sent) == 5, sent
+    with app.app_context():
+        postgresql = db.engine.dialect.name == "postgresql"
+    assert len(sent) == (3 if postgresql else 4), sent
 
 
 def test_counts_cost_one_statement(app, client, site):

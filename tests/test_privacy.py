@@ -13,11 +13,14 @@ import logging
 from urllib.parse import quote, quote_plus
 
 import pytest
+import sqlalchemy as sa
 
 from comment_service import create_app
 from comment_service.extensions import db
+from comment_service.models import Comment
 from comment_service.moderation import privacy
-from tests.conftest import ORIGIN, Ctx, auth, db_get, new_site, post, serving
+from comment_service.services import changes
+from tests.conftest import ORIGIN, Ctx, auth, db_get, db_scalar, new_site, post, serving
 
 EMAILS = ["Layla.Private@Example.org", "ليلى@مثال.مصر", "o'neil+tag@sub.example.com"]
 
@@ -83,19 +86,14 @@ def test_no_public_response_contains_a_submitted_email(client, site, caplog):
 def test_database_errors_are_logged_without_parameters(app, client, site, caplog, monkeypatch):
     """A failing INSERT logs a traceback; the SQL parameters (email, body) must not be in it."""
 
-    def fail(*a, **k):
-        raise RuntimeError("forced")
-
-    real_flush = db.session.flush
-
-    def flush_then_fail(*a, **k):
-        real_flush(*a, **k)
+    def fail_in_the_transaction(event):  # a statement with the email as its parameter, failing in the database
         db.session.execute(db.text("SELECT * FROM no_such_table WHERE x = :e"), {"e": EMAILS[0]})
 
-    monkeypatch.setattr(db.session, "flush", flush_then_fail)
+    monkeypatch.setattr(changes, "_subscribers", [fail_in_the_transaction])
     caplog.set_level(logging.ERROR)
     r = post(client, author_email=EMAILS[0])
     assert r.status_code == 500
+    assert db_scalar(sa.select(sa.func.count()).select_from(Comment)) == 0  # nothing was kept
     text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert "no_such_table" in text  # the error itself is logged...
     assert EMAILS[0] not in text and EMAILS[0].lower() not in text  # ...without its parameters

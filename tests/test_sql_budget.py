@@ -13,12 +13,22 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from comment_service.extensions import db
 from comment_service.models import Claim, Comment, Report, utcnow
 from tests.conftest import auth, comment_payload, db_add, db_get, db_run, post, statements
 from tests.dashboard.conftest import login, make_moderator
 
-POST_BUDGET = 6  # site, author facts (bans, history, parent), thread, comment, audit row, thread count
+POST_BUDGET = 5  # site, author facts (bans, history, parent, thread), comment, audit row, thread count
 DECISION_BUDGET = 7  # key, item, guarded UPDATE, claim, reports, audit row, thread count
+# On PostgreSQL a change's audit row and thread count go in one statement (with a new comment's
+# INSERT too): one statement less for each.
+ONE_STATEMENT_LESS_ON_POSTGRESQL = 1
+
+
+def _budget(app, budget: int) -> int:
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    return budget - ONE_STATEMENT_LESS_ON_POSTGRESQL if dialect == "postgresql" else budget
 
 
 def _sql(app, call) -> tuple[object, list[str]]:
@@ -31,23 +41,25 @@ def test_a_second_comment_on_a_thread(app, client, site):
     assert post(client).status_code == 201  # the first creates the thread (a SAVEPOINT more)
     r, sent = _sql(app, lambda: post(client))
     assert r.status_code == 201
-    assert len(sent) <= POST_BUDGET, sent
+    assert len(sent) <= _budget(app, POST_BUDGET), sent
 
 
 def test_a_reply_costs_no_more(app, client, site):
     parent = post(client).get_json()["comment"]["id"]
     r, sent = _sql(app, lambda: post(client, parent_id=parent))
     assert r.status_code == 201
-    assert len(sent) <= POST_BUDGET, sent
+    assert len(sent) <= _budget(app, POST_BUDGET), sent
 
 
-KEYED_EXTRA = 2  # the rate limiter's question (its answer spares the replay lookup), the key's record
+# The key's record; the rate limiter's question reads the site with it (and its answer spares the
+# replay lookup), so the view does not read the site again.
+KEYED_EXTRA = 1
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "MAJLIS_POST_RATE_LIMIT": "100 per minute",
                                          "MAJLIS_IDEMPOTENCY_PURGE_SECONDS": 60}])
 def test_a_second_comment_the_way_the_widget_sends_it(app, client, site):
-    """With an Idempotency-Key and the rate limit on: two statements more, and no purge of expired
+    """With an Idempotency-Key and the rate limit on: one statement more, and no purge of expired
     keys on every post (once a minute a process: the first post here purged)."""
     payloads = {"first": comment_payload(), "second": comment_payload()}
     send = lambda key: client.post("/api/v1/sites/news/comments", json=payloads[key], headers={  # noqa: E731
@@ -55,7 +67,7 @@ def test_a_second_comment_the_way_the_widget_sends_it(app, client, site):
     assert send("first").status_code == 201
     r, sent = _sql(app, lambda: send("second"))
     assert r.status_code == 201 and "Idempotent-Replayed" not in r.headers
-    assert len(sent) <= POST_BUDGET + KEYED_EXTRA, sent
+    assert len(sent) <= _budget(app, POST_BUDGET + KEYED_EXTRA), sent
     assert not [s for s in sent if s.lstrip().upper().startswith("DELETE")], sent
     r, sent = _sql(app, lambda: send("second"))  # its retry: answered from the record, nothing stored
     assert r.status_code == 201 and r.headers["Idempotent-Replayed"] == "true"
@@ -72,7 +84,7 @@ def test_a_moderators_decision(app, client, site, key):
     r, sent = _sql(app, lambda: client.post(f"/api/v1/sites/news/comments/{cid}/decision", headers=auth(key, "amal"),
                                             json={"action": "reject", "reason": "abuse", "revision": 1}))
     assert r.status_code == 200 and r.get_json()["comment"]["status"] == "rejected"
-    assert len(sent) <= DECISION_BUDGET, sent
+    assert len(sent) <= _budget(app, DECISION_BUDGET), sent
     assert db_get(Comment, cid).open_reports == 0
 
 

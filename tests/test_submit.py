@@ -38,6 +38,18 @@ def test_first_comment_creates_thread_with_title_and_url(client, site):
     assert thread.title == "عنوان" and thread.comment_count == 2
 
 
+def test_a_thread_first_commented_without_title_or_url_takes_them_from_a_later_comment(client, site):
+    assert post(client, thread="bare-key", thread_title="", thread_url="").status_code == 201
+    thread = db_scalar(sa.select(Thread).where(Thread.key == "bare-key"))
+    assert (thread.title, thread.url) == (None, None)
+    assert post(client, thread="bare-key", thread_title="عنوان لاحق").status_code == 201
+    thread = db_get(Thread, thread.id)
+    assert (thread.title, thread.url, thread.comment_count) == ("عنوان لاحق", None, 2)
+    assert post(client, thread="bare-key", thread_url="https://news.example/later").status_code == 201
+    thread = db_get(Thread, thread.id)
+    assert (thread.title, thread.url, thread.comment_count) == ("عنوان لاحق", "https://news.example/later", 3)
+
+
 def test_pre_moderated_site_holds_comment_with_reason_and_audit_row(client, premod_site):
     r = post(client, "careful")
     assert r.status_code == 201

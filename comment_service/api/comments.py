@@ -16,7 +16,9 @@ from comment_service.schemas import comment_create_schema, comment_list_query, c
 from comment_service.services import idempotency, own
 
 REPLAYED = "Idempotent-Replayed"
-_RECORDED = "majlis.retry_of_recorded"  # the limiter's answer to idempotency.recorded, kept for the view
+# The limiter's answer to idempotency.site_and_recorded, kept for the view: whether the key stored a
+# comment already, and the site it read on the way.
+_RECORDED, _SITE = "majlis.retry_of_recorded", "majlis.site_of_request"
 CACHE_HEADERS = {
     "ETag": {"schema": {"type": "string"}, "description": "Validator; send it back in If-None-Match."},
     "Cache-Control": {"schema": {"type": "string"}, "description": "Short public caching."},
@@ -75,7 +77,7 @@ def _retry_of_recorded() -> bool:
     waits for the limit nor uses it up. (Asked once per limit of the request: looked up once.)"""
     env = request.environ
     if _RECORDED not in env:
-        env[_RECORDED] = idempotency.recorded(
+        env[_SITE], env[_RECORDED] = idempotency.site_and_recorded(
             (request.view_args or {}).get("site"), request.headers.get(idempotency.HEADER)
         )
     return bool(env[_RECORDED])
@@ -118,7 +120,7 @@ def _idempotency_key() -> str | None:
                 "same answer (the comment as it is now, the same edit token) and stores nothing.")
 def create_comment(site: str):
     """Submit a comment from the reader's form (an Idempotency-Key makes retrying it safe)."""
-    site_obj = public_site(site, write=True)
+    site_obj = public_site(site, write=True, found=request.environ.get(_SITE))
     document = json_body()
     keyed = idempotency.keyed_request(site_obj, _idempotency_key(), document)
     if keyed is not None and _may_be_recorded() and (earlier := services.replayed(site_obj, keyed)) is not None:

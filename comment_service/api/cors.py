@@ -34,10 +34,11 @@ def origin_allowed(origin: str, origins: list[str] | None) -> bool:
     return bool(origins) and origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in origins}
 
 
-def public_site(slug: str, write: bool = False) -> Site:
+def public_site(slug: str, write: bool = False, found: Site | None = None) -> Site:
     """The site of a public endpoint (404 if none), its origins noted for the CORS answer; a write
-    from a page of another origin is refused."""
-    site = get_site(slug)
+    from a page of another origin is refused. `found`: the site with this slug, read already in this
+    request (it is not read again)."""
+    site = found if found is not None and found.slug == slug else get_site(slug)
     g.site_origins = site.allowed_origins
     if write:
         require_allowed_origin()

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -242,8 +243,10 @@ def apply(site_id: int, comment: Changeable, change: Change, now: datetime | Non
 def create(comment: Comment, change: Change, *, then: Callable[[int], None] | None = None) -> CommentChanged:
     """Store a new comment in the status `change.transition` (status.submitted) gives it; no commit.
 
-    `then(comment_id)` runs after the INSERT and before the audit row and the event (an
-    idempotency key's record, which may roll everything back).
+    `comment` is a new Comment, not added to the session: it is written with one Core INSERT (the
+    ORM's unit of work costs more than the statement), and its `id` is set from what was written.
+    `then(comment_id)` runs once the comment is written and before the event is handed to the
+    subscribers (an idempotency key's record, which may roll everything back).
     """
     transition = change.transition
     if transition is None or transition.source is not None:
@@ -251,18 +254,49 @@ def create(comment: Comment, change: Change, *, then: Callable[[int], None] | No
     comment.status, comment.revision = transition.target, 1
     if change.hold_reasons is not None:
         comment.hold_reasons = change.hold_reasons
-    now = comment.created_at or utcnow()
-    db.session.add(comment)
-    db.session.flush()
+    now = comment.created_at = comment.created_at or utcnow()
+    row = {f"c_{name}": _value_of(comment, name) for name in _WRITTEN}
+    moved = transition.visibility_delta != 0
+    fused = _create_statement(db.session.get_bind().dialect.name, moved)
+    event_id = None
+    if fused is not None:  # PostgreSQL: the comment, its audit row and the thread's bump at once
+        event_id, comment.id = db.session.execute(fused, row | _audit_values(
+            comment.site_id, None, transition, change, 1, now) | _bump_values(comment.thread_id, transition)).one()
+    else:
+        comment.id = db.session.execute(_INSERT_COMMENT, row).scalar_one()
     if then is not None:
         then(comment.id)
-    return _record(comment.site_id, comment.id, comment.thread_id, transition, change, 1, now,
-                   transition.visibility_delta != 0)
+    return _record(comment.site_id, comment.id, comment.thread_id, transition, change, 1, now, moved,
+                   written=event_id)
+
+
+# A new comment's columns (all but its id), as named bound parameters c_<column>, and the value an
+# unset one takes (its column's default, as the ORM would apply it).
+_COMMENT = Comment.__table__
+_WRITTEN = tuple(c.key for c in _COMMENT.columns if c.key != "id")
+_INSERT_COMMENT = (
+    sa.insert(_COMMENT)
+    .values({name: sa.bindparam(f"c_{name}", type_=_COMMENT.c[name].type) for name in _WRITTEN})
+    .returning(_COMMENT.c.id)
+)
+
+
+def _value_of(comment: Comment, name: str) -> Any:
+    value = getattr(comment, name)
+    default = _COMMENT.c[name].default
+    if value is None and default is not None:
+        return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+    return value
 
 
 # The two statements every change sends, built once (SQLAlchemy then neither builds nor keys them
-# again): its audit row, and the bump of its thread's version and visible count.
-_INSERT_ACTION = sa.insert(_ACTION).returning(_ACTION.c.id)
+# again): its audit row, and the bump of its thread's version and visible count. Their values are
+# named bound parameters (a_<column>): given as the parameters' keys instead, they would also become
+# SET clauses of an UPDATE inside the same WITH (below).
+_AUDITED = ("site_id", "comment_id", "revision", "actor_type", "actor_id", "from_status", "to_status",
+            "reason_code", "note", "created_at")
+_AUDIT_PARAMS = {name: sa.bindparam(f"a_{name}", type_=_ACTION.c[name].type) for name in _AUDITED}
+_INSERT_ACTION = sa.insert(_ACTION).values(_AUDIT_PARAMS).returning(_ACTION.c.id)
 _THREAD = Thread.__table__
 _BUMP_THREAD = (
     sa.update(_THREAD)
@@ -272,17 +306,60 @@ _BUMP_THREAD = (
 )
 
 
+def _audit_values(site_id: int, comment_id: int | None, transition: Transition, change: Change, revision: int,
+                  now: datetime) -> dict[str, Any]:
+    return {
+        "a_site_id": site_id, "a_comment_id": comment_id, "a_revision": revision, "a_actor_type": change.actor,
+        "a_actor_id": change.actor_id, "a_from_status": transition.source, "a_to_status": transition.target,
+        "a_reason_code": change.reason, "a_note": change.note, "a_created_at": now,
+    }
+
+
+def _bump_values(thread_id: int, transition: Transition) -> dict[str, Any]:
+    return {"p_thread": thread_id, "p_delta": transition.visibility_delta}
+
+
+# Where the database can (PostgreSQL: INSERT and UPDATE inside a WITH), a change's statements go as
+# one, a round trip or two less per change; None: one after the other (SQLite has no data-modifying
+# WITH). Built once per dialect, as queues._claim_statement is.
+
+@cache
+def _audit_and_bump(dialect: str) -> sa.Executable | None:
+    """The audit row and the thread's bump of a change to an existing comment."""
+    if dialect != "postgresql":
+        return None
+    return _INSERT_ACTION.add_cte(_BUMP_THREAD.cte("bump"))
+
+
+@cache
+def _create_statement(dialect: str, moved: bool) -> sa.Executable | None:
+    """A new comment, its first audit row and (`moved`: it is visible) its thread's bump, answering
+    the audit row's id and the comment's."""
+    if dialect != "postgresql":
+        return None
+    new = _INSERT_COMMENT.cte("new_comment")
+    params = dict(_AUDIT_PARAMS, comment_id=new.c.id)
+    insert = sa.insert(_ACTION).from_select(list(_AUDITED), sa.select(*(params[n] for n in _AUDITED)))
+    insert = insert.returning(_ACTION.c.id, _ACTION.c.comment_id)
+    return insert.add_cte(_BUMP_THREAD.cte("bump")) if moved else insert
+
+
 def _record(site_id: int, comment_id: int, thread_id: int, transition: Transition, change: Change,
-            revision: int, now: datetime, moved: bool) -> CommentChanged:
-    """The audit row, the thread, the read memo and the subscribers of a change just written."""
-    event_id = db.session.execute(_INSERT_ACTION, {
-        "site_id": site_id, "comment_id": comment_id, "revision": revision, "actor_type": change.actor,
-        "actor_id": change.actor_id, "from_status": transition.source, "to_status": transition.target,
-        "reason_code": change.reason, "note": change.note, "created_at": now,
-    }).scalar_one()
+            revision: int, now: datetime, moved: bool, written: int | None = None) -> CommentChanged:
+    """The audit row, the thread, the read memo and the subscribers of a change just written
+    (`written`: the audit row's id, when it and the thread's bump went with the comment's INSERT)."""
     if moved:
         read_cache().forget_recent()  # this process sees its own writes at once; others within the memo TTL
-        db.session.execute(_BUMP_THREAD, {"p_thread": thread_id, "p_delta": transition.visibility_delta})
+    event_id = written
+    if event_id is None:
+        values = _audit_values(site_id, comment_id, transition, change, revision, now)
+        together = _audit_and_bump(db.session.get_bind().dialect.name) if moved else None
+        if together is not None:
+            event_id = db.session.execute(together, values | _bump_values(thread_id, transition)).scalar_one()
+        else:
+            event_id = db.session.execute(_INSERT_ACTION, values).scalar_one()
+            if moved:
+                db.session.execute(_BUMP_THREAD, _bump_values(thread_id, transition))
     event = CommentChanged(
         id=event_id, site_id=site_id, comment_id=comment_id, revision=revision, actor=change.actor,
         actor_id=change.actor_id, from_status=transition.source, to_status=transition.target,

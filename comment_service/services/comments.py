@@ -29,29 +29,42 @@ from comment_service.services.idempotency import KeyedRequest
 from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
 from comment_service.services.sites import site_policy, site_settings
 
-_THREAD_BY_KEY = sa.select(Thread).where(
-    Thread.site_id == sa.bindparam("p_site", type_=sa.Integer), Thread.key == sa.bindparam("p_key", type_=sa.String)
-)
+
+@dataclass(frozen=True)
+class ThreadFacts:
+    """What a submission needs of its thread: which one it is, and whether it is closed."""
+
+    id: int
+    closed: bool
+    created_at: datetime
 
 
-def _get_or_create_thread(site: Site, key: str, title: str | None, url: str | None) -> Thread:
-    """The thread for key, created on its first comment (safe against two first comments at once)."""
-    params = {"p_site": site.id, "p_key": key}
-    thread = db.session.scalar(_THREAD_BY_KEY, params)
-    if thread is None:
+_THREAD = Thread.__table__
+
+
+def _thread_for(site: Site, key: str, title: str | None, url: str | None, found: AuthorFacts) -> ThreadFacts:
+    """The thread for key (author_facts found it, or not), created on its first comment (safe
+    against two first comments at once); a missing title or URL is filled in from this one."""
+    if found.thread is None:
         try:
             with db.session.begin_nested():
                 thread = Thread(site_id=site.id, key=key, title=title, url=url)
                 db.session.add(thread)
-        except IntegrityError:
-            thread = db.session.scalar(_THREAD_BY_KEY, params)
-            if thread is None:  # pragma: no cover - the other writer rolled back
-                raise
-    if thread.title is None and title:
-        thread.title = title
-    if thread.url is None and url:
-        thread.url = url
-    return thread
+            return ThreadFacts(thread.id, bool(thread.closed), thread.created_at)
+        except IntegrityError:  # another first comment created it: read it as it is
+            row = db.session.execute(
+                sa.select(_THREAD.c.id, _THREAD.c.closed, _THREAD.c.created_at, _THREAD.c.title, _THREAD.c.url)
+                .where(_THREAD.c.site_id == site.id, _THREAD.c.key == key)
+            ).one()
+            thread_row: tuple[Any, ...] = tuple(row)
+    else:
+        thread_row = found.thread
+    thread_id, closed, created_at, stored_title, stored_url = thread_row
+    fill = {name: value for name, stored, value in (("title", stored_title, title), ("url", stored_url, url))
+            if stored is None and value}
+    if fill:  # rare: the first comments came without them
+        db.session.execute(sa.update(_THREAD).where(_THREAD.c.id == thread_id).values(**fill))
+    return ThreadFacts(thread_id, bool(closed), created_at)
 
 
 DUPLICATE_WINDOW = timedelta(days=1)
@@ -76,9 +89,11 @@ class AuthorFacts:
     duplicate_of_recent: bool
     parent_thread_id: int | None = None
     parent_status: Status | None = None
+    # The submission's thread (id, closed, created_at, title, url) when asked for and it exists.
+    thread: tuple[Any, ...] | None = None
 
 
-def _author_facts_statement(with_parent: bool, with_exclude: bool) -> sa.Select[Any]:
+def _author_facts_statement(with_parent: bool, with_exclude: bool, with_thread: bool) -> sa.Select[Any]:
     """The one statement of author_facts, with bound parameters only (built once per shape)."""
     C = Comment.__table__.c
     site_id, digest = sa.bindparam("p_site", type_=sa.Integer), sa.bindparam("p_digest", type_=sa.String)
@@ -101,23 +116,33 @@ def _author_facts_statement(with_parent: bool, with_exclude: bool) -> sa.Select[
         for name in ("thread_id", "status"):
             columns.append(sa.select(parent.c[name]).where(parent.c.id == sa.bindparam("p_parent", type_=sa.Integer))
                            .scalar_subquery().label(name))
-    return sa.select(*columns)
+    if not with_thread:
+        return sa.select(*columns)
+    # The thread by its key, joined to a one-row FROM so that a thread not yet created still gives a row.
+    T = Thread.__table__
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    return sa.select(*columns, T.c.id.label("t_id"), T.c.closed.label("t_closed"),
+                     T.c.created_at.label("t_created_at"), T.c.title.label("t_title"), T.c.url.label("t_url")
+                     ).select_from(one.outerjoin(T, sa.and_(T.c.site_id == site_id,
+                                                             T.c.key == sa.bindparam("p_thread", type_=sa.String))))
 
 
-_AUTHOR_FACTS = {(p, e): _author_facts_statement(p, e) for p in (False, True) for e in (False, True)}
+_AUTHOR_FACTS = {(p, e, t): _author_facts_statement(p, e, t) for p in (False, True) for e in (False, True)
+                 for t in (False, True)}
 
 
 def author_facts(site: Site, digest: str | None, body: str, now: datetime, *, bans: list[tuple[str, str]],
-                 parent_id: int | None = None, exclude_id: int | None = None) -> AuthorFacts:
+                 parent_id: int | None = None, exclude_id: int | None = None,
+                 thread_key: str | None = None) -> AuthorFacts:
     """In one statement: whether a ban covers the author (`bans`: the (kind, digest) pairs, see
     bans.ban_pairs), whether they have an approved comment here, whether they posted this text in the
-    last day, and the thread and status of the comment they reply to."""
-    stmt = _AUTHOR_FACTS[parent_id is not None, exclude_id is not None]
+    last day, the thread and status of the comment they reply to, and the thread with `thread_key`."""
+    stmt = _AUTHOR_FACTS[parent_id is not None, exclude_id is not None, thread_key is not None]
     # An author without a digest has no history: the comparisons with NULL find nothing, and the
     # answers below say no whatever they find.
     row = db.session.execute(stmt, {
         "p_site": site.id, "p_digest": digest, "p_now": now, "p_bans": bans, "p_since": now - DUPLICATE_WINDOW,
-        "p_body": body, "p_exclude": exclude_id, "p_parent": parent_id,
+        "p_body": body, "p_exclude": exclude_id, "p_parent": parent_id, "p_thread": thread_key,
     }).one()
     return AuthorFacts(
         banned=row.banned is not None,
@@ -125,10 +150,12 @@ def author_facts(site: Site, digest: str | None, body: str, now: datetime, *, ba
         duplicate_of_recent=bool(row.duplicate) and digest is not None,
         parent_thread_id=row.thread_id if parent_id is not None else None,
         parent_status=Status(row.status) if parent_id is not None and row.status is not None else None,
+        thread=(row.t_id, row.t_closed, row.t_created_at, row.t_title, row.t_url)
+        if thread_key is not None and row.t_id is not None else None,
     )
 
 
-def thread_is_closed(settings: dict[str, Any], thread: Thread, now: datetime) -> bool:
+def thread_is_closed(settings: dict[str, Any], thread: Thread | ThreadFacts, now: datetime) -> bool:
     """Closed by hand, or older than the site's auto-close age (`settings`: sites.site_settings)."""
     days = settings["auto_close_days"]
     return thread.closed or (days is not None and thread.created_at < now - timedelta(days=days))
@@ -179,10 +206,10 @@ def submit_comment(
     email = data["author_email"]
     digest, ip_digest = email_hmac(email), ip_hmac(client_ip)
     facts = author_facts(site, digest, data["body"], now, bans=ban_pairs(email, digest, ip_digest),
-                         parent_id=data["parent_id"])
+                         parent_id=data["parent_id"], thread_key=data["thread"])
     if facts.banned:
         raise banned()  # nothing is stored, and the thread is not even created
-    thread = _get_or_create_thread(site, data["thread"], data["thread_title"], data["thread_url"])
+    thread = _thread_for(site, data["thread"], data["thread_title"], data["thread_url"], facts)
     if thread_is_closed(settings, thread, now):
         raise closed()
     if data["parent_id"] is not None and (
@@ -215,7 +242,7 @@ def submit_comment(
         hold_reasons=[r.as_dict() for r in decision.reasons],
     ), then=record)
     commit_keeping_state()
-    return Submitted(public_comment(comment, thread.key), token, editable_until(settings, now))
+    return Submitted(public_comment(comment, data["thread"]), token, editable_until(settings, now))
 
 
 def thread_exists(site: Site, key: str) -> bool:
