@@ -64,6 +64,12 @@ def _twice(action: Callable[[], None], what: str) -> None:
             log.exception("could not %s", what)
 
 
+def dialect() -> str:
+    """The name of the session's database dialect ("sqlite", "postgresql"): where a statement has a
+    form only one of them can run (ON CONFLICT, a data-modifying WITH, SKIP LOCKED)."""
+    return db.session.get_bind().dialect.name
+
+
 def safe_rollback() -> None:
     """Roll the request's session back, whatever state its connection is in."""
     _twice(db.session.rollback, "rollback")

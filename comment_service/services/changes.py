@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
+from comment_service.database import dialect
 from comment_service.extensions import db
 from comment_service.models import Claim, Comment, ModerationAction, Report, Thread, utcnow
 from comment_service.moderation.audit import Actor, AuditReason
@@ -257,7 +258,7 @@ def create(comment: Comment, change: Change, *, then: Callable[[int], None] | No
     now = comment.created_at = comment.created_at or utcnow()
     row = {f"c_{name}": _value_of(comment, name) for name in _WRITTEN}
     moved = transition.visibility_delta != 0
-    fused = _create_statement(db.session.get_bind().dialect.name, moved)
+    fused = _create_statement(dialect(), moved)
     event_id = None
     if fused is not None:  # PostgreSQL: the comment, its audit row and the thread's bump at once
         event_id, comment.id = db.session.execute(fused, row | _audit_values(
@@ -353,7 +354,7 @@ def _record(site_id: int, comment_id: int, thread_id: int, transition: Transitio
     event_id = written
     if event_id is None:
         values = _audit_values(site_id, comment_id, transition, change, revision, now)
-        together = _audit_and_bump(db.session.get_bind().dialect.name) if moved else None
+        together = _audit_and_bump(dialect()) if moved else None
         if together is not None:
             event_id = db.session.execute(together, values | _bump_values(thread_id, transition)).scalar_one()
         else:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
+from comment_service.database import dialect
 from comment_service.extensions import db
 from comment_service.models import Comment, IdempotentSubmission, Site, Thread, utcnow
 from comment_service.moderation import privacy
@@ -164,7 +165,7 @@ def record(site: Site, c: KeyedRequest, comment_id: int, now: datetime) -> None:
     _purge_now_and_then(cutoff)
     values = {"site_id": site.id, "key_hmac": c.key_hmac, "request_hmac": c.request_hmac,
               "comment_id": comment_id, "created_at": now, "p_cutoff": cutoff}
-    stored = db.session.execute(_record_statement(db.session.get_bind().dialect.name), values).scalar()
+    stored = db.session.execute(_record_statement(dialect()), values).scalar()
     if stored is None:
         db.session.rollback()
         raise AlreadyRecorded
@@ -184,7 +185,7 @@ def _purge_now_and_then(cutoff: datetime) -> None:
         .where(IdempotentSubmission.created_at < cutoff)
         .limit(PURGE_BATCH)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         expired = expired.with_for_update(skip_locked=True)
     db.session.execute(
         sa.delete(IdempotentSubmission)

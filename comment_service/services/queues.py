@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from comment_service.database import commit_keeping_state
+from comment_service.database import commit_keeping_state, dialect
 from comment_service.extensions import db
 from comment_service.models import Claim, Comment, Site, Thread, utcnow
 from comment_service.moderation.errors import NotFound
@@ -330,7 +330,7 @@ def _lease_write() -> None:
     """Leases are soft state: a crash that loses the last instant's leases only frees items early.
     So on PostgreSQL their transactions do not wait for the WAL flush (the p99 of a claim followed
     the disk, bench/README.md); decisions and audit rows keep full durability."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
 
@@ -385,8 +385,8 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
     """
     now = utcnow()
     _lease_write()
-    dialect = db.session.get_bind().dialect.name
-    stmt = _claim_statement(queue, bool(thread), bool(text), dialect)
+    engine = dialect()
+    stmt = _claim_statement(queue, bool(thread), bool(text), engine)
     params = {**_narrowing(site, thread, text), "p_actor": actor, "p_now": now,
               "p_expires": now + timedelta(seconds=lease_seconds), "p_limit": limit}
     rows = db.session.execute(stmt, params).all()
@@ -395,7 +395,7 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
             break
         rows = db.session.execute(stmt, params).all()
     ours = [r for r in rows if r.claimed_by == actor]
-    if dialect == "postgresql":
+    if engine == "postgresql":
         items = sorted((moderator_view(r) for r in ours), key=lambda item: item.id)  # a CTE has no order
     else:
         items = moderator_items(site, [r.comment_id for r in ours]) if ours else []
