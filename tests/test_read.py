@@ -98,6 +98,16 @@ def test_etag_revalidation_and_short_public_cache(client, site):
     assert fresh.headers["ETag"] != etag
 
 
+def test_a_weakened_etag_revalidates_too(client, site):
+    """nginx's gzip passes the ETag on as W/"..."; the browser sends that back (weak comparison)."""
+    post(client)
+    etag = client.get(URL).headers["ETag"]
+    assert client.get(URL, headers={"If-None-Match": f"W/{etag}"}).status_code == 304
+    assert client.get(URL, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    post(client, body="new one")
+    assert client.get(URL, headers={"If-None-Match": f"W/{etag}"}).status_code == 200
+
+
 def test_pending_comment_does_not_change_the_public_page(client, premod_site):
     url = "/api/v1/sites/careful/comments?thread=article-42"
     post(client, "careful")  # creates the thread

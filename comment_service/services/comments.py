@@ -284,8 +284,12 @@ class ThreadPage:
     origins: list[str]
 
     def matches(self, if_none_match: str | None) -> bool:
-        """True when the client already holds this page (If-None-Match)."""
-        return bool(if_none_match) and self.etag in {t.strip() for t in if_none_match.split(",")}
+        """True when the client already holds this page (If-None-Match). The comparison is weak, as
+        RFC 9110 says for If-None-Match: W/"x" matches "x" (a compressing proxy, nginx's gzip among
+        them, weakens the ETag it passes on, and the browser sends that one back)."""
+        if not if_none_match:
+            return False
+        return self.etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
 
 
 PUBLIC_STATUSES = frozenset({Status.PENDING, Status.PUBLISHED, Status.APPROVED})

@@ -64,7 +64,9 @@ def request(addr: tuple[str, int], raw: bytes, timeout: float = 5.0, source: str
                 headers = {}
                 for line in lines[1:]:
                     name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
+                    name, value = name.strip().lower(), value.strip()
+                    # A field sent twice (nginx adds its own Vary) is one list, as HTTP reads it.
+                    headers[name] = f"{headers[name]}, {value}" if name in headers else value
             if headers is not None:
                 body = data.partition(b"\r\n\r\n")[2]
                 length = int(headers.get("content-length", -1))
@@ -75,7 +77,21 @@ def request(addr: tuple[str, int], raw: bytes, timeout: float = 5.0, source: str
                 if headers is None:
                     raise ConnectionError(f"no HTTP answer: {data[:80]!r}")
                 break
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _unchunk(body)
     return Response(status, headers, body, time.perf_counter() - start)
+
+
+def _unchunk(data: bytes) -> bytes:
+    """The body of a chunked answer (nginx sends a compressed one so): the chunks, joined."""
+    out, rest = b"", data
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out, rest = out + rest[:size], rest[size + 2:]
+    return out
 
 
 def get(addr: tuple[str, int], path: str, headers: dict[str, str] | None = None, method: str = "GET",

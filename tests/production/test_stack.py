@@ -7,16 +7,20 @@ client's address behind nginx and no X-Forwarded-For a client sends; no log hold
 """
 from __future__ import annotations
 
+import gzip
 import json
+import random
 import re
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
 import sqlalchemy as sa
 
+import comment_service
 from tests.conftest import TEST_DATABASE_URL
 from tests.production.conftest import FIGURES
 from tests.production.stack import (
@@ -142,6 +146,43 @@ def test_the_app_sees_the_client_behind_nginx_not_what_it_claims(stack: Producti
 
     assert_json_error(post("127.0.1.1", "203.0.113.9"), 403, "author_banned")  # cannot dodge the ban
     assert post("127.0.0.2", "127.0.1.1").status == 201  # cannot be framed by someone else's claim
+
+
+def test_readers_get_compressed_answers_and_the_dashboard_never(stack: ProductionStack):
+    """gzip for the thread (with 304s on the weakened ETag) and the widget's script; never for the
+    dashboard, whose pages hold a CSRF token beside commenters' text (BREACH)."""
+    addr = stack.addr
+    article = (Path(comment_service.__file__).parent / "demo" / "article_ar.txt").read_text()
+    sentences = [s.strip() for s in re.split(r"(?<=[.!؟])\s+", article) if len(s.strip()) > 20]
+    pick = random.Random(11)
+    for i in range(40):
+        comment = {"thread": "compressed", "author_name": "ليلى", "author_email": f"layla{i}@example.org",
+                   "body": f"{i}: " + " ".join(pick.sample(sentences, 2))}
+        r = get(addr, "/api/v1/sites/demo/comments", {"Content-Type": "application/json"}, method="POST",
+                body=json.dumps(comment).encode(), source=f"127.0.2.{i + 1}")
+        assert r.status == 201, r.body
+    path = "/api/v1/sites/demo/comments?thread=compressed&limit=100"
+    plain = get(addr, path)
+    packed = get(addr, path, {"Accept-Encoding": "gzip"})
+    assert plain.status == packed.status == 200
+    assert "content-encoding" not in plain.headers
+    assert packed.headers.get("content-encoding") == "gzip", packed.headers
+    assert "accept-encoding" in packed.headers.get("vary", "").lower()
+    assert gzip.decompress(packed.body) == plain.body
+    assert len(json.loads(plain.body)["comments"]) == 40
+    ratio = len(plain.body) / len(packed.body)
+    FIGURES.append(f"a 40-comment Arabic thread (sentences of the demo article): {len(plain.body):,} bytes, "
+                   f"{len(packed.body):,} gzipped ({ratio:.1f}x smaller)")
+    assert ratio >= 2, ratio
+    etag = packed.headers["etag"]
+    assert etag.startswith("W/"), etag  # weakened by nginx: the browser sends this one back
+    again = get(addr, path, {"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert again.status == 304 and again.body == b"", again
+    script = get(addr, "/embed.js", {"Accept-Encoding": "gzip"})
+    assert script.status == 200 and script.headers.get("content-encoding") == "gzip", script.headers
+    page = get(addr, "/dashboard/login", {"Accept-Encoding": "gzip"})
+    assert page.status == 200 and "csrf" in page.body.decode().lower()
+    assert "content-encoding" not in page.headers, page.headers
 
 
 @pytest.mark.postgres_only
