@@ -6,6 +6,10 @@ the fastest round of each (CPU time of this process, so other processes' load co
 This is the app's share of a request; under gunicorn both sides also pay gunicorn's parsing and
 the socket (~200 µs here), which read_thread.py's CPU column includes.
 
+The thread is timed twice: at MAJLIS_LOG_LEVEL=WARNING, as the load benchmarks run it, and with
+its JSON access line (production's default INFO level; the lines go to /dev/null), so the line's
+cost is measured beside the read in the same run.
+
     .venv/bin/python bench/read_inprocess.py [--rounds 7] [--calls 1500] [--profile]
 """
 from __future__ import annotations
@@ -58,18 +62,37 @@ def main() -> int:
         from bench.read_thread import THREAD_PATH, seed
 
         seed()
+        import logging
+
+        from comment_service.logs import ACCESS_LOGGER
         from wsgi import app
 
+        for handler in logging.getLogger().handlers:  # the app's own handler: lines to /dev/null
+            if getattr(handler, "_majlis", False):
+                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (open for the whole run)
+        access = logging.getLogger(ACCESS_LOGGER)
+
+        def thread_logged(n: int) -> None:
+            access.setLevel(logging.INFO)
+            try:
+                call(app, THREAD_PATH, n)
+            finally:
+                access.setLevel(logging.NOTSET)
+
         call(app, THREAD_PATH, 300)
+        thread_logged(300)
         call(hello, "/", 300)
         best: dict[str, float] = {}
+        runs = (("hello", lambda n: call(hello, "/", n)), ("thread", lambda n: call(app, THREAD_PATH, n)),
+                ("logged", thread_logged))
         for _ in range(args.rounds):
-            for name, target, path in (("hello", hello, "/"), ("thread", app, THREAD_PATH)):
+            for name, run in runs:
                 started = time.process_time()
-                call(target, path, args.calls)
+                run(args.calls)
                 best[name] = min(best.get(name, float("inf")), (time.process_time() - started) / args.calls)
         print(f"in-process CPU per request: hello {best['hello'] * 1e6:.1f} µs, thread {best['thread'] * 1e6:.1f} µs, "
-              f"ratio {best['thread'] / best['hello']:.2f}")
+              f"ratio {best['thread'] / best['hello']:.2f}; with its JSON access line "
+              f"{best['logged'] * 1e6:.1f} µs (the line: {(best['logged'] - best['thread']) * 1e6:.1f} µs)")
         if args.profile:
             import cProfile
             import pstats
