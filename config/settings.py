@@ -1,6 +1,7 @@
 """One class per environment. The environment is read when a class is instantiated, never at import.
 
-Every variable the service reads is listed once, here:
+Every variable the service reads is listed once, here (a boolean is 1/0, true/false, yes/no or
+on/off, any case; anything else refuses to start, naming the variable: parse_bool):
 
 | variable | default | meaning |
 |---|---|---|
@@ -58,10 +59,21 @@ from pathlib import Path
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
+_TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(name: str, value: str | None, default: bool) -> bool:
+    """A boolean variable: 1/true/yes/on or 0/false/no/off (any case); unset or empty: `default`.
+    Anything else refuses to start, naming the variable: a typo must not quietly turn a setting
+    off (MAJLIS_RATELIMIT_ENABLED=ture read as false would lift every rate limit)."""
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise RuntimeError(f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}")
 
 
 def normalise_database_url(url: str) -> str:
@@ -93,7 +105,7 @@ class Config:
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or self._default_ratelimit_uri()
         # A failing store never fails a request: limits are then counted per process (ratelimit.py).
         self.MAJLIS_RATELIMIT_TIMEOUT = float(env.get("MAJLIS_RATELIMIT_TIMEOUT", "0.25"))
-        self.RATELIMIT_ENABLED = _bool(env.get("MAJLIS_RATELIMIT_ENABLED"), True)
+        self.RATELIMIT_ENABLED = parse_bool("MAJLIS_RATELIMIT_ENABLED", env.get("MAJLIS_RATELIMIT_ENABLED"), True)
         # Headers would put Retry-After on every answer; errors.py sets it on 429s only.
         self.RATELIMIT_HEADERS_ENABLED = False
         self.RATELIMIT_STRATEGY = "moving-window"
@@ -132,7 +144,8 @@ class Config:
             raise RuntimeError(f"MAJLIS_LOG_FORMAT must be json or text, not {self.MAJLIS_LOG_FORMAT!r}")
         self.MAJLIS_LOG_LEVEL = env.get("MAJLIS_LOG_LEVEL", "INFO").upper()
         self.MAJLIS_METRICS_TOKEN = env.get("MAJLIS_METRICS_TOKEN", "")
-        self.MAJLIS_METRICS_PUBLIC = _bool(env.get("MAJLIS_METRICS_PUBLIC"), self.ENV_NAME != "production")
+        self.MAJLIS_METRICS_PUBLIC = parse_bool("MAJLIS_METRICS_PUBLIC", env.get("MAJLIS_METRICS_PUBLIC"),
+                                                self.ENV_NAME != "production")
 
     def _default_secret(self) -> str:
         raise RuntimeError("SECRET_KEY must be set")

@@ -45,11 +45,11 @@ _metrics_home = Path(os.environ.get("MAJLIS_STACK_DIR") or _ROOT / "instance") /
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_home / re.sub(r"[^A-Za-z0-9.]+", "_", bind[0])))
 
 from comment_service import logs, metrics  # noqa: E402  (after the variable above)
-from config.settings import log_format  # noqa: E402
+from config.settings import log_format, parse_bool  # noqa: E402
 
 on_starting = metrics.on_starting  # empty the metrics directory: a restart counts from zero
 child_exit = metrics.child_exit  # a dead worker's in-progress gauge goes; its counters stay summed
-preload_app = os.environ.get("MAJLIS_PRELOAD", "1").strip().lower() not in {"0", "false", "no", "off"}
+preload_app = parse_bool("MAJLIS_PRELOAD", os.environ.get("MAJLIS_PRELOAD"), True)
 
 
 def pre_fork(server, worker):

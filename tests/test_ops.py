@@ -1,6 +1,7 @@
 """Health probes, settings and the operator CLI."""
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,11 @@ import sqlalchemy as sa
 
 from comment_service import create_app
 from comment_service.models import Comment, Site, Thread
-from config.settings import ProductionConfig, normalise_database_url
+from config import settings
+from config.settings import ProductionConfig, normalise_database_url, parse_bool
 from tests.conftest import db_scalar
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_healthz(client):
@@ -38,6 +42,50 @@ def test_production_refuses_to_start_without_secrets():
         ProductionConfig({"SECRET_KEY": "short", "DATABASE_URL": "postgresql://x/y"})
     cfg = ProductionConfig({"SECRET_KEY": "k" * 40, "DATABASE_URL": "postgres://u@h/db"})
     assert cfg.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize("value,expected", [("1", True), ("TRUE", True), (" yes ", True), ("on", True),
+                                            ("0", False), ("False", False), ("no", False), ("OFF", False)])
+def test_boolean_settings_read_every_usual_spelling(value, expected):
+    assert settings.TestingConfig({"MAJLIS_RATELIMIT_ENABLED": value}).RATELIMIT_ENABLED is expected
+    assert parse_bool("X", value, not expected) is expected
+
+
+@pytest.mark.parametrize("name", ["MAJLIS_RATELIMIT_ENABLED", "MAJLIS_METRICS_PUBLIC"])
+def test_a_misspelt_boolean_refuses_to_start_naming_the_variable(name):
+    """MAJLIS_RATELIMIT_ENABLED=ture used to read as false: every rate limit lifted, silently."""
+    with pytest.raises(RuntimeError, match=f"{name} must be true or false.*'ture'"):
+        settings.TestingConfig({name: "ture"})
+    settings.TestingConfig({name: ""})  # empty: the default, no refusal
+
+
+def _gunicorn_conf() -> dict:
+    """deploy/gunicorn.conf.py's settings as gunicorn reads them (its module-level code, run here)."""
+    return runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+
+
+@pytest.fixture
+def conf_env(monkeypatch, tmp_path):
+    """The variables gunicorn.conf.py sets for itself are put back after the test."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    return monkeypatch
+
+
+@pytest.mark.parametrize("value,preload", [(None, True), ("0", False), ("off", False), ("yes", True)])
+def test_gunicorn_reads_preload_as_the_app_reads_booleans(conf_env, value, preload):
+    monkeypatch = conf_env
+    if value is None:
+        monkeypatch.delenv("MAJLIS_PRELOAD", raising=False)
+    else:
+        monkeypatch.setenv("MAJLIS_PRELOAD", value)
+    assert _gunicorn_conf()["preload_app"] is preload
+
+
+def test_gunicorn_refuses_a_misspelt_preload(conf_env):
+    """It was read as "on" for anything but 0/false/no/off: the same typo meant the opposite there."""
+    conf_env.setenv("MAJLIS_PRELOAD", "flase")
+    with pytest.raises(RuntimeError, match="MAJLIS_PRELOAD must be true or false"):
+        _gunicorn_conf()
 
 
 @pytest.mark.parametrize(
