@@ -66,9 +66,9 @@ def parse_bool(name: str, value: str | None, default: bool) -> bool:
     """A boolean variable: 1/true/yes/on or 0/false/no/off (any case); unset or empty: `default`.
     Anything else refuses to start, naming the variable: a typo must not quietly turn a setting
     off (MAJLIS_RATELIMIT_ENABLED=ture read as false would lift every rate limit)."""
-    if value is None or value.strip() == "":
+    word = (value or "").strip().lower()
+    if not word:
         return default
-    word = value.strip().lower()
     if word in _TRUE:
         return True
     if word in _FALSE:

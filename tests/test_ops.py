@@ -73,11 +73,10 @@ def conf_env(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("value,preload", [(None, True), ("0", False), ("off", False), ("yes", True)])
 def test_gunicorn_reads_preload_as_the_app_reads_booleans(conf_env, value, preload):
-    monkeypatch = conf_env
     if value is None:
-        monkeypatch.delenv("MAJLIS_PRELOAD", raising=False)
+        conf_env.delenv("MAJLIS_PRELOAD", raising=False)
     else:
-        monkeypatch.setenv("MAJLIS_PRELOAD", value)
+        conf_env.setenv("MAJLIS_PRELOAD", value)
     assert _gunicorn_conf()["preload_app"] is preload
 
 

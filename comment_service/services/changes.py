@@ -256,13 +256,15 @@ def create(comment: Comment, change: Change, *, then: Callable[[int], None] | No
     if change.hold_reasons is not None:
         comment.hold_reasons = change.hold_reasons
     now = comment.created_at = comment.created_at or utcnow()
-    row = {f"c_{name}": _value_of(comment, name) for name in _WRITTEN}
+    row = {param: _value_of(comment, name, default) for name, param, default in _WRITTEN}
     moved = transition.visibility_delta != 0
     fused = _create_statement(dialect(), moved)
     event_id = None
-    if fused is not None:  # PostgreSQL: the comment, its audit row and the thread's bump at once
-        event_id, comment.id = db.session.execute(fused, row | _audit_values(
-            comment.site_id, None, transition, change, 1, now) | _bump_values(comment.thread_id, transition)).one()
+    if fused is not None:  # PostgreSQL: the comment, its audit row and (moved) the thread's bump at once
+        params = row | _audit_values(comment.site_id, None, transition, change, 1, now)
+        if moved:
+            params |= _bump_values(comment.thread_id, transition)
+        event_id, comment.id = db.session.execute(fused, params).one()
     else:
         comment.id = db.session.execute(_INSERT_COMMENT, row).scalar_one()
     if then is not None:
@@ -271,22 +273,21 @@ def create(comment: Comment, change: Change, *, then: Callable[[int], None] | No
                    written=event_id)
 
 
-# A new comment's columns (all but its id), as named bound parameters c_<column>, and the value an
-# unset one takes (its column's default, as the ORM would apply it).
+# A new comment's columns (all but its id): each one's name, its named bound parameter c_<column>
+# and its default (what an unset one takes, as the ORM would apply it), looked up once.
 _COMMENT = Comment.__table__
-_WRITTEN = tuple(c.key for c in _COMMENT.columns if c.key != "id")
+_WRITTEN = tuple((c.key, f"c_{c.key}", c.default) for c in _COMMENT.columns if c.key != "id")
 _INSERT_COMMENT = (
     sa.insert(_COMMENT)
-    .values({name: sa.bindparam(f"c_{name}", type_=_COMMENT.c[name].type) for name in _WRITTEN})
+    .values({name: sa.bindparam(param, type_=_COMMENT.c[name].type) for name, param, _ in _WRITTEN})
     .returning(_COMMENT.c.id)
 )
 
 
-def _value_of(comment: Comment, name: str) -> Any:
+def _value_of(comment: Comment, name: str, default: Any) -> Any:
     value = getattr(comment, name)
-    default = _COMMENT.c[name].default
     if value is None and default is not None:
-        return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+        return default.arg(None) if default.is_callable else default.arg
     return value
 
 

@@ -385,8 +385,8 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
     """
     now = utcnow()
     _lease_write()
-    engine = dialect()
-    stmt = _claim_statement(queue, bool(thread), bool(text), engine)
+    dialect_name = dialect()
+    stmt = _claim_statement(queue, bool(thread), bool(text), dialect_name)
     params = {**_narrowing(site, thread, text), "p_actor": actor, "p_now": now,
               "p_expires": now + timedelta(seconds=lease_seconds), "p_limit": limit}
     rows = db.session.execute(stmt, params).all()
@@ -395,7 +395,7 @@ def claim_batch(site: Site, queue: Queue, actor: str, limit: int, lease_seconds:
             break
         rows = db.session.execute(stmt, params).all()
     ours = [r for r in rows if r.claimed_by == actor]
-    if engine == "postgresql":
+    if dialect_name == "postgresql":
         items = sorted((moderator_view(r) for r in ours), key=lambda item: item.id)  # a CTE has no order
     else:
         items = moderator_items(site, [r.comment_id for r in ours]) if ours else []
