@@ -1,15 +1,8 @@
 """Use cases, one function each. Each owns its transaction; every change to a comment goes through
 services.changes, which writes its audit row and event in it."""
-from comment_service.services.comments import (
-    Submitted,
-    ThreadPage,
-    public_comment,
-    replayed,
-    site_counts,
-    submit_comment,
-    thread_page,
-)
+from comment_service.services.comments import Submitted, replayed, submit_comment
 from comment_service.services.identity import avatar_for, email_hmac, ip_hmac
+from comment_service.services.reading import ThreadPage, public_comment, site_counts, thread_page
 from comment_service.services.sites import create_site, get_site, site_policy
 
 __all__ = [

@@ -25,10 +25,10 @@ from comment_service.services.comments import (
     closed,
     editable_until,
     moderate,
-    public_comment,
     thread_is_closed,
 )
 from comment_service.services.identity import ip_hmac
+from comment_service.services.reading import public_comment
 from comment_service.services.sites import site_settings
 
 

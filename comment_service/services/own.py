@@ -10,7 +10,8 @@ from comment_service.extensions import db
 from comment_service.models import Comment, Site, Thread
 from comment_service.moderation import privacy
 from comment_service.moderation.status import Status
-from comment_service.services.comments import editable_until, public_comment
+from comment_service.services.comments import editable_until
+from comment_service.services.reading import public_comment
 from comment_service.services.sites import site_settings
 
 
