@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -160,6 +161,28 @@ def statements(app: Flask) -> Iterator[list[str]]:
         yield sent
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def scratch_database(directory: Any, prefix: str) -> Iterator[str]:
+    """The URL of an empty database for processes a test starts: a new SQLite file in `directory`,
+    or, with TEST_DATABASE_URL, a new schema `<prefix>_<random>` in that database (its connections
+    named by application_name, so they can be found), dropped at the end."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{directory}/{prefix}.db"
+        return
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(TEST_DATABASE_URL).update_query_dict(
+        {"options": f"-csearch_path={schema}", "application_name": schema})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

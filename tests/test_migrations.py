@@ -1,7 +1,6 @@
 """The schema comes from Alembic migrations: upgrade from empty works and matches the models."""
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,26 +11,14 @@ from flask_migrate import downgrade, upgrade
 
 from comment_service import create_app
 from comment_service.extensions import db
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import scratch_database
 
 
 @pytest.fixture
 def empty_database_url(tmp_path) -> Iterator[str]:
     """An empty database: a new SQLite file, or a new schema in the PostgreSQL test database."""
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    schema = f"mig_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(tmp_path, "mig") as url:
+        yield url
 
 
 def test_upgrade_from_empty_matches_models_and_downgrades(empty_database_url):

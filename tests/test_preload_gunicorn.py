@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +27,7 @@ from comment_service import create_app, services
 from comment_service.extensions import db
 from comment_service.moderation.status import ModerationMode
 from comment_service.prefork import forget_inherited_connections
-from tests.conftest import TEST_DATABASE_URL, comment_payload
+from tests.conftest import TEST_DATABASE_URL, comment_payload, scratch_database
 from tests.netfaults import free_port
 
 pytestmark = pytest.mark.slow
@@ -109,27 +108,14 @@ def _tcp_ports_of(pid: int) -> set[int]:
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A database with the schema and one site: a SQLite file, or a fresh schema in the PostgreSQL test database
     (its connections named by application_name)."""
-    if TEST_DATABASE_URL:
-        schema = f"pre_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(TEST_DATABASE_URL)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = sa.make_url(TEST_DATABASE_URL).update_query_dict(
-            {"options": f"-csearch_path={schema}", "application_name": schema})
-        url_text = url.render_as_string(hide_password=False)
-    else:
-        url_text = f"sqlite:///{tmp_path / 'majlis.db'}"
-    setup = create_app(test_config={"SQLALCHEMY_DATABASE_URI": url_text})
-    with setup.app_context():
-        db.create_all()
-        services.create_site("news", "The News", [], ModerationMode.POST)
-        db.session.remove()
-        db.engine.dispose()
-    yield url_text
-    if TEST_DATABASE_URL:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(tmp_path, "pre") as url_text:
+        setup = create_app(test_config={"SQLALCHEMY_DATABASE_URI": url_text})
+        with setup.app_context():
+            db.create_all()
+            services.create_site("news", "The News", [], ModerationMode.POST)
+            db.session.remove()
+            db.engine.dispose()
+        yield url_text
 
 
 @pytest.fixture
