@@ -39,7 +39,7 @@ def register_observability(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    from comment_service import database
+    from comment_service import database, jobs
     from comment_service.extensions import csrf, db, limiter, migrate
     from comment_service.read_cache import init_read_cache
 
@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     csrf.init_app(app)
     init_read_cache(app)
+    jobs.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

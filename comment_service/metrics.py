@@ -7,6 +7,9 @@
 | majlis_http_requests_in_progress | gauge | | requests being handled now, over every worker |
 | majlis_queue_pending | gauge | site | pending comments of a site, read at scrape time |
 | majlis_queue_oldest_pending_age_seconds | gauge | site | how long the oldest pending comment has waited (0: none) |
+| majlis_outbox_undispatched | gauge | | events not yet handed to their consumers, read at scrape time |
+| majlis_outbox_oldest_undispatched_age_seconds | gauge | | the oldest one's wait (0: none; grows with no worker) |
+| majlis_webhook_deliveries | gauge | status | webhook messages pending and failed (given up; kept 30 days) |
 | majlis_rate_limit_store_failures_total | counter | | rate-limit storage (Redis) calls that failed |
 | majlis_database_errors_total | counter | kind | database errors: SQLAlchemy's class, or `disconnect` |
 
@@ -162,6 +165,41 @@ class QueueCollector(Collector):
         yield age
 
 
+# The outbox's undispatched events, the oldest one's age (s), and its consumers' gauges by
+# "<metric>:<status>" (services/outbox.backlog).
+JobsState = Callable[[], tuple[int, float, dict[str, int]]]
+
+
+class JobsCollector(Collector):
+    """At scrape time: the outbox's backlog and the webhook delivery log by status, as `read` gives
+    them (ops.py); left out of the scrape, like the queue depths, if the database does not answer."""
+
+    def __init__(self, read: JobsState) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            undispatched, oldest_age, gauges = self.read()
+        except Exception:
+            log.warning("metrics: the outbox and deliveries could not be read", exc_info=True)
+            return
+        yield GaugeMetricFamily("majlis_outbox_undispatched", "Events not yet handed to their consumers.",
+                                value=undispatched)
+        yield GaugeMetricFamily("majlis_outbox_oldest_undispatched_age_seconds",
+                                "Age of the oldest undispatched event (0: none).", value=oldest_age)
+        families: dict[str, GaugeMetricFamily] = {}
+        for key, count in sorted(gauges.items()):
+            metric, _, status = key.partition(":")
+            if metric not in families:
+                families[metric] = GaugeMetricFamily(f"majlis_{metric}", _GAUGE_HELP.get(metric, metric),
+                                                     labels=["status"])
+            families[metric].add_metric([status], count)
+        yield from families.values()
+
+
+_GAUGE_HELP = {"webhook_deliveries": "Webhook messages pending and failed."}
+
+
 class _ThisProcess(Collector):
     """The process-wide registry (our metrics, and the process/python collectors) in a scrape's registry."""
 
@@ -169,14 +207,16 @@ class _ThisProcess(Collector):
         yield from REGISTRY.collect()
 
 
-def scrape(accept: str | None, queue_depths: QueueDepths) -> tuple[bytes, str]:
-    """The exposition for a scrape (text format, or OpenMetrics if asked): every worker's numbers and the queues."""
+def scrape(accept: str | None, queue_depths: QueueDepths, jobs_state: JobsState) -> tuple[bytes, str]:
+    """The exposition for a scrape (text format, or OpenMetrics if asked): every worker's numbers, the
+    queues and the jobs."""
     registry = CollectorRegistry(auto_describe=False)
     if MULTIPROC_DIR:
         multiprocess.MultiProcessCollector(registry, path=MULTIPROC_DIR)
     else:
         registry.register(_ThisProcess())
     registry.register(QueueCollector(queue_depths))
+    registry.register(JobsCollector(jobs_state))
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type
 

@@ -64,6 +64,10 @@ class Site(db.Model):
         _enum(ModerationMode, "moderation_mode"), default=ModerationMode.PRE
     )
     settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # The event types someone outside wants to hear about (the union of the site's enabled
+    # webhooks' events; services/webhooks.py keeps it): a change writes an outbox row only for
+    # these, so a site without webhooks pays nothing per comment.
+    outbox_events: Mapped[list[str] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     threads: Mapped[list[Thread]] = relationship(back_populates="site")
@@ -287,3 +291,80 @@ class IdempotentSubmission(db.Model):
     request_hmac: Mapped[str] = mapped_column(sa.String(64))
     comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comment.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxEvent(db.Model):
+    """An event someone outside wants (Site.outbox_events), written in the transaction of the change
+    it is about and handed to the job queue after the commit (services/outbox.py). A row not yet
+    dispatched is found again by the worker's sweep: nothing committed is lost, nothing rolled back
+    is sent. Its id is the event's id in every message about it."""
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (
+        sa.Index("ix_outbox_event_undispatched", "id", postgresql_where=sa.text("dispatched_at IS NULL"),
+                 sqlite_where=sa.text("dispatched_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comment.id", ondelete="CASCADE"))
+    # The audit row of the change (its actor and reason), or the report, that the event is about.
+    action_id: Mapped[int | None] = mapped_column(sa.ForeignKey("moderation_action.id", ondelete="CASCADE"))
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id", ondelete="CASCADE"))
+    types: Mapped[list[str]] = mapped_column(sa.JSON)
+    status: Mapped[Status] = mapped_column(_enum(Status, "outbox_status", constraint=False))
+    revision: Mapped[int]  # the comment's revision once the change was made
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Webhook(db.Model):
+    """A site's webhook endpoint. Its signing secret is never stored: it is derived from the
+    service's SECRET_KEY and a random salt (services/webhooks.py), so a copy of the database
+    cannot sign messages. After a rotation the previous salt signs too, until `previous_until`."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    events: Mapped[list[str]] = mapped_column(sa.JSON)
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+    secret_salt: Mapped[str] = mapped_column(sa.String(64))
+    previous_salt: Mapped[str | None] = mapped_column(sa.String(64))
+    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """One message to one endpoint and every attempt at it: pending (with its next try), delivered
+    or failed. A worker claims an attempt with a guarded UPDATE and a lease, so a task run twice
+    (a replay, two workers) sends once; an attempt whose worker died is retried when its lease ends."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("webhook_id", "message_id", name="uq_webhook_delivery_webhook_message"),
+        sa.Index("ix_webhook_delivery_log", "webhook_id", "id"),  # an endpoint's log, newest first
+        sa.Index("ix_webhook_delivery_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'"),
+                 sqlite_where=sa.text("status = 'pending'")),
+        # The failures /metrics counts at every scrape (few, however long the log).
+        sa.Index("ix_webhook_delivery_failed", "id", postgresql_where=sa.text("status = 'failed'"),
+                 sqlite_where=sa.text("status = 'failed'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_event.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(sa.String(64))  # webhook-id: the same on every attempt
+    type: Mapped[str] = mapped_column(sa.String(40))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+

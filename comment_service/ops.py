@@ -15,6 +15,7 @@ from comment_service.errors import ApiError
 from comment_service.extensions import db, limiter
 from comment_service.models import utcnow
 from comment_service.ratelimit import store_status
+from comment_service.services import outbox
 from comment_service.services.queues import pending_by_site
 
 bp = Blueprint("ops", __name__, description="Probes.")
@@ -25,6 +26,15 @@ def _queue_depths() -> list[tuple[str, int, int]]:
     """Each site's pending comments and oldest pending age, for the scrape; the session rolled back if that fails."""
     try:
         return pending_by_site(utcnow())
+    except Exception:
+        safe_rollback()
+        raise
+
+
+def _jobs_state() -> tuple[int, float, dict[str, int]]:
+    """The outbox's backlog and the pending and failed deliveries, for the scrape (one statement)."""
+    try:
+        return outbox.backlog()
     except Exception:
         safe_rollback()
         raise
@@ -79,5 +89,5 @@ def metrics():
                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     elif not current_app.config["MAJLIS_METRICS_PUBLIC"]:
         abort(404)
-    body, content_type = metrics_.scrape(request.headers.get("Accept"), _queue_depths)
+    body, content_type = metrics_.scrape(request.headers.get("Accept"), _queue_depths, _jobs_state)
     return body, 200, {"Content-Type": content_type, "Cache-Control": "no-store"}

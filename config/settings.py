@@ -32,6 +32,11 @@ on/off, any case; anything else refuses to start, naming the variable: parse_boo
 | MAJLIS_LOG_LEVEL | INFO | level of the service's log lines (access lines are INFO) |
 | MAJLIS_METRICS_TOKEN | unset | set: `GET /metrics` needs `Authorization: Bearer <token>`, else 401 |
 | MAJLIS_METRICS_PUBLIC | production: false, else true | no token: `/metrics` open to anyone (true) or 404 (false) |
+| MAJLIS_JOBS_URL | sqlite:///<instance>/jobs.db | job queue (huey): sqlite:///file (one host), redis://… (several) |
+| MAJLIS_WORKER_THREADS | 4 | jobs one `flask worker` runs at once (each a thread; webhook calls wait on the network) |
+| MAJLIS_WEBHOOK_ALLOW_PRIVATE | production: false, else true | webhooks may go to private and loopback addresses |
+| MAJLIS_WEBHOOK_TIMEOUT | 5 | seconds a webhook receiver has to answer (connecting and reading, in all) |
+| MAJLIS_WEBHOOK_RETRY_SECONDS | 5,30,120,600,1800,3600,10800 | waits between a webhook's 8 attempts (4.5 h) |
 | PROMETHEUS_MULTIPROC_DIR | <stack or instance dir>/metrics/<bind> | workers keep metrics there for a scrape to sum |
 
 Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, README "Production"):
@@ -144,6 +149,17 @@ class Config:
             raise RuntimeError(f"MAJLIS_LOG_FORMAT must be json or text, not {self.MAJLIS_LOG_FORMAT!r}")
         self.MAJLIS_LOG_LEVEL = env.get("MAJLIS_LOG_LEVEL", "INFO").upper()
         self.MAJLIS_METRICS_TOKEN = env.get("MAJLIS_METRICS_TOKEN", "")
+        # Jobs (comment_service/jobs.py) and webhooks (services/webhooks.py).
+        self.MAJLIS_JOBS_URL = env.get("MAJLIS_JOBS_URL") or self._default_jobs_url()
+        self.MAJLIS_WORKER_THREADS = int(env.get("MAJLIS_WORKER_THREADS", "4"))
+        self.MAJLIS_WEBHOOK_ALLOW_PRIVATE = parse_bool(
+            "MAJLIS_WEBHOOK_ALLOW_PRIVATE", env.get("MAJLIS_WEBHOOK_ALLOW_PRIVATE"), self.ENV_NAME != "production")
+        self.MAJLIS_WEBHOOK_TIMEOUT = float(env.get("MAJLIS_WEBHOOK_TIMEOUT", "5"))
+        retries = env.get("MAJLIS_WEBHOOK_RETRY_SECONDS", "5,30,120,600,1800,3600,10800")
+        try:
+            self.MAJLIS_WEBHOOK_RETRY_SECONDS = tuple(float(s) for s in retries.split(",") if s.strip())
+        except ValueError:
+            raise RuntimeError(f"MAJLIS_WEBHOOK_RETRY_SECONDS must be seconds, comma-separated: {retries!r}") from None
         self.MAJLIS_METRICS_PUBLIC = parse_bool("MAJLIS_METRICS_PUBLIC", env.get("MAJLIS_METRICS_PUBLIC"),
                                                 self.ENV_NAME != "production")
 
@@ -156,6 +172,10 @@ class Config:
 
     def _default_database_url(self) -> str:
         raise RuntimeError("DATABASE_URL must be set")
+
+    def _default_jobs_url(self) -> str:
+        # One file per host, like the rate limits; its workers and web processes share it.
+        return f"sqlite:///{INSTANCE_DIR / 'jobs.db'}"
 
 
 class DevelopmentConfig(Config):
@@ -210,6 +230,9 @@ class TestingConfig(Config):
 
     def _default_secret(self) -> str:
         return "testing-secret-key-not-for-production-0000"
+
+    def _default_jobs_url(self) -> str:
+        return "memory://"  # each app its own queue; tests run its jobs (tests/jobs.py) or a worker
 
 
 _CLASSES = {c.ENV_NAME: c for c in (DevelopmentConfig, ProductionConfig, TestingConfig)}

@@ -14,7 +14,7 @@ from comment_service.moderation.status import Action, ModerationMode, Status
 from comment_service.services import moderation
 from comment_service.services.identity import email_hmac, ip_hmac
 from comment_service.services.moderation import Decision
-from comment_service.services.sites import issue_api_key
+from comment_service.services.sites import get_site, issue_api_key
 from tests.conftest import auth, configure, db_get, db_scalar, db_scalars, in_ctx, new_site, post
 from tests.test_openapi_schemathesis import schema as openapi
 
@@ -50,8 +50,14 @@ def _as_layla(client, slug: str = "news", **overrides) -> int:
 
 @pytest.fixture
 def layla(ctx, client, site, other):
-    """Layla's comments on "news" in every status, replies to one, a report, a moderator's note; and one on "other"."""
+    """Layla's comments on "news" in every status, replies to one, a report, a moderator's note; and one on "other".
+    The site has a webhook for every event, so its outbox holds the events of all of them."""
+    from comment_service.moderation.events import EVENT_TYPES
+    from comment_service.services import webhooks
+
     configure(ctx, "news", {"banned_words": ["قمار"], "suspect_words": ["سياسة*"]})
+    with ctx:
+        webhooks.create_webhook(get_site("news"), "https://cms.example/hooks", list(EVENT_TYPES), "mirror")
     ids = {
         "published": _as_layla(client, body=BODIES[0]),
         "approved": _as_layla(client, body=BODIES[1], thread="second-article"),
@@ -102,6 +108,9 @@ def _site_rows(site_id: int) -> list[tuple[str, dict]]:
                 where = table.c.id == site_id
             elif "site_id" in table.c:
                 where = table.c.site_id == site_id
+            elif table.name == "webhook_delivery":  # a site's through its endpoint
+                hooks = db.metadata.tables["webhook"]
+                where = table.c.webhook_id.in_(sa.select(hooks.c.id).where(hooks.c.site_id == site_id))
             elif table.name == "moderator":  # dashboard staff accounts, not a site's readers (roles: moderator_site)
                 continue
             else:  # pragma: no cover - every other table hangs off a site today

@@ -186,3 +186,14 @@ def normalise_origin(value: str) -> str:
         raise UrlRefused("an origin has no path")
     ascii_host, _ = normalise_host(host)
     return f"{scheme}://{_netloc(scheme, ascii_host, port)}"
+
+
+def normalise_endpoint_url(value: str) -> str:
+    """A webhook receiver's address as the service connects to it: ASCII host (punycode), the path
+    and query percent-encoded, no fragment (a server never sees one); UrlRefused otherwise."""
+    if "#" in value:
+        raise UrlRefused("a receiver's address has no fragment")
+    scheme, host, port, parts = _split(value)
+    ascii_host, _ = normalise_host(host)
+    netloc = _netloc(scheme, ascii_host, port)
+    return urlunsplit((scheme, netloc, _encode(parts.path) or "/", _encode(parts.query), ""))

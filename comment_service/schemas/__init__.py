@@ -7,3 +7,4 @@ from comment_service.schemas.admin import *  # noqa: F403
 from comment_service.schemas.fields import *  # noqa: F403
 from comment_service.schemas.moderation import *  # noqa: F403
 from comment_service.schemas.public import *  # noqa: F403
+from comment_service.schemas.webhooks import *  # noqa: F403

@@ -16,7 +16,7 @@ from comment_service.moderation.audit import Actor, AuditReason
 from comment_service.moderation.errors import Conflict, NotFound
 from comment_service.moderation.rules import HoldReason, ReasonCode
 from comment_service.moderation.status import Status, dismissed, hidden, is_visible
-from comment_service.services import changes, queues
+from comment_service.services import changes, outbox, queues
 from comment_service.services.identity import reader_fingerprint
 from comment_service.services.moderation import get_comment
 from comment_service.services.queues import ModeratorItem
@@ -45,9 +45,10 @@ def report_comment(site: Site, comment_id: int, reason: str, note: str | None, c
     if not is_visible(c.status):
         raise NotFound("comment_not_found", "No comment with this id on this site.")
     fingerprint = reader_fingerprint(client_ip, user_agent)
+    report = Report(site_id=site.id, comment_id=c.id, reason=reason, note=note, fingerprint=fingerprint)
     try:
         with db.session.begin_nested():
-            db.session.add(Report(site_id=site.id, comment_id=c.id, reason=reason, note=note, fingerprint=fingerprint))
+            db.session.add(report)
     except IntegrityError:
         db.session.rollback()
         return False
@@ -56,6 +57,7 @@ def report_comment(site: Site, comment_id: int, reason: str, note: str | None, c
         .returning(_C.id, _C.thread_id, _C.status, _C.revision, _C.open_reports, _C.hold_reasons)
     ).one()
     now = Reported(*row)
+    outbox.report_created(site, c.id, report.id, now.status, now.revision)
     threshold = site_settings(site)["report_threshold"]
     if now.open_reports >= threshold and is_visible(now.status):
         why = HoldReason(ReasonCode.REPORTED,
