@@ -6,8 +6,8 @@ Views call the same services as the REST API. Every state-changing request carri
 headers are set for the whole app in comment_service/security_headers.py.
 
 The Blueprint is blueprint.bp; the views are the modules imported here (views_account,
-views_admin, views_queue); this module adds the request hooks and error pages, and create_app
-registers `bp`.
+views_admin, views_queue, views_webhooks); this module adds the request hooks and error pages, and
+create_app registers `bp`.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Request
 
-from comment_service.dashboard import i18n, views_account, views_admin, views_queue
+from comment_service.dashboard import i18n, views_account, views_admin, views_queue, views_webhooks
 from comment_service.dashboard.auth import load_moderator, wants_json
 from comment_service.dashboard.blueprint import bp, t
 from comment_service.errors import ApiError, error_response, from_domain, retry_after, unexpected
@@ -32,7 +32,7 @@ from comment_service.moderation.errors import DomainError
 from comment_service.moderation.roles import ModeratorRole
 from comment_service.security_headers import secure
 
-VIEWS = (views_account, views_admin, views_queue)  # the modules that declare routes on `bp`
+VIEWS = (views_account, views_admin, views_queue, views_webhooks)  # the modules that declare routes on `bp`
 __all__ = ["VIEWS", "bp", "last_resort_page", "plain_error_page", "t"]
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def _template_globals() -> dict[str, Any]:
         "is_admin": g.get("role") is ModeratorRole.ADMIN,
         "age": lambda when: i18n.age(lang, when, g.now) if when else "",
         "ago": lambda seconds: i18n.duration(lang, seconds, "ago"),
+        "until": lambda when: i18n.until(lang, when, g.now) if when else "",
         "known_keys": i18n.catalog(i18n.DEFAULT),
         "plural_forms": lambda key: i18n.plural_forms(lang, key),
         "iso": lambda when: when.isoformat(timespec="seconds") if isinstance(when, datetime) else "",

@@ -1,7 +1,8 @@
 """Form fields in, service arguments out: HTML forms send strings, the API's schemas validate.
 
-The schemas are the API's own (SettingsSchema, DecisionSchema, BulkSchema, BanCreateSchema), so
-the dashboard accepts exactly what the API accepts, with the same stable error codes.
+The schemas are the API's own (SettingsSchema, DecisionSchema, BulkSchema, BanCreateSchema,
+WebhookCreateSchema), so the dashboard accepts exactly what the API accepts, with the same stable
+error codes.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from comment_service.schemas.moderation import BULK_MAX
 INT_SETTINGS = ("link_limit", "edit_window_minutes", "report_threshold", "auto_close_days")
 LIST_SETTINGS = ("banned_words", "suspect_words", "allowed_origins")
 BAN_DAYS = ("", "1", "7", "30", "365")
+WEBHOOK_FIELDS = ("url", "events", "description")
+_webhook_create = schemas.WebhookCreateSchema()
+_delivery_query = schemas.DeliveryListQuery()
 
 
 def whole_number(raw: str | None) -> Any:
@@ -82,3 +86,28 @@ def ban_from_form(form: MultiDict[str, str], email: str) -> dict[str, Any]:
         "expires_in_days": int(days) if days in BAN_DAYS and days else None,
         "reject_existing": form.get("reject_existing") == "on",
     })
+
+
+def webhook_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """A new webhook (url, events: the ticked boxes, description?), validated and its URL normalised
+    by WebhookCreateSchema."""
+    return _webhook_create.load({"url": form.get("url", ""), "events": form.getlist("events"),
+                                 "description": form.get("description") or None})
+
+
+def webhook_errors(messages: Any) -> dict[str, list[dict[str, Any]]]:
+    """Field errors keyed by form field (an error about one of the ticked events is the field's);
+    `messages` from the schema, or a service's Invalid.fields."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path, errors in field_errors(messages).items():
+        name = path.partition(".")[0]
+        out.setdefault(name if name in WEBHOOK_FIELDS else "_request", []).extend(errors)
+    return out
+
+
+def delivery_query(args: MultiDict[str, str], page: int) -> dict[str, Any]:
+    """A page of a delivery log asked for in the address (?before=<id>, ?status=), validated by the
+    API's DeliveryListQuery: {"before": int | None, "status": str | None}."""
+    query = _delivery_query.load({"cursor": args.get("before") or None, "status": args.get("status") or None,
+                                  "limit": page})
+    return {"before": int(query["cursor"]) if query["cursor"] else None, "status": query["status"]}

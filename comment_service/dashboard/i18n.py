@@ -64,9 +64,11 @@ def translate(lang: str, key: str, count: int | None = None, **values: Any) -> s
 
 
 def duration(lang: str, seconds: float, form: str = "unit") -> str:
-    """A span of time in its largest whole unit: "5 minutes" (form "unit") or "5 minutes ago" ("ago").
+    """A span of time in its largest whole unit: "5 minutes" (form "unit"), "5 minutes ago" ("ago")
+    or "in 5 minutes" ("in").
 
-    The two forms are separate messages because Arabic changes the noun after منذ (يومان, منذ يومين).
+    The forms are separate messages because Arabic changes the noun after منذ and بعد (يومان, منذ
+    يومين, بعد يومين).
     """
     seconds = max(0, int(seconds))
     if form == "ago" and seconds < 10:
@@ -80,6 +82,12 @@ def duration(lang: str, seconds: float, form: str = "unit") -> str:
 def age(lang: str, when: datetime, now: datetime) -> str:
     """How long ago `when` was, in words."""
     return duration(lang, (now - when).total_seconds(), "ago")
+
+
+def until(lang: str, when: datetime, now: datetime) -> str:
+    """How long until `when`, in words ("due now" once it has come)."""
+    seconds = (when - now).total_seconds()
+    return translate(lang, "due_now") if seconds < 1 else duration(lang, seconds, "in")
 
 
 def pick_language(saved: str | None, chosen: str | None, accept: Any) -> str:
