@@ -39,6 +39,22 @@ def pytest_report_header(config: pytest.Config) -> str:
     return "majlis database: SQLite (in memory)"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On PostgreSQL, start from the models' schema: each test creates the tables it lacks and
+    empties them after (TRUNCATE), so a database kept from a run of older code (CI's, a
+    developer's) would keep its tables without today's columns. Dropping ours once first makes
+    every run create them as the models are now."""
+    if not TEST_DATABASE_URL:
+        return
+    engine = sa.create_engine(TEST_DATABASE_URL)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
+    finally:
+        engine.dispose()
+
+
 class Client(FlaskClient):
     """The test client; a request made while the test holds an app context would run in that context
     (its `g`, its session) instead of one of its own, so it is refused."""
