@@ -31,7 +31,7 @@ demo: migrate
 # gunicorn and the job worker together (deploy/run.sh); Ctrl-C stops both.
 run: demo
 	@echo "Majlis on http://127.0.0.1:$(PORT)  (API: /api/v1/openapi.json, dashboard: /dashboard/; jobs: flask worker)"
-	MAJLIS_BIND=127.0.0.1:$(PORT) MAJLIS_BIN=$(BIN) deploy/run.sh
+	MAJLIS_BIND=127.0.0.1:$(PORT) MAJLIS_PUBLIC_URL=$${MAJLIS_PUBLIC_URL:-http://127.0.0.1:$(PORT)} MAJLIS_BIN=$(BIN) deploy/run.sh
 
 # TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test  runs it on PostgreSQL.
 # PYTEST_ARGS="-m 'not production'" make test  leaves out the production stack (tests/production).

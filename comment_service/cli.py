@@ -1,4 +1,4 @@
-"""Operator commands: `flask sites create|list`, `flask moderators create` and `flask demo`."""
+"""Operator commands: `flask sites create|list`, `flask moderators create|alerts` and `flask demo`."""
 from __future__ import annotations
 
 import re
@@ -11,11 +11,12 @@ from flask.cli import AppGroup, with_appcontext
 from comment_service import demo, services
 from comment_service.converters import SLUG_PATTERN
 from comment_service.models import Site
+from comment_service.moderation.alerts import DIGEST, DIGEST_MINUTES, EACH, NONE
 from comment_service.moderation.roles import ModeratorRole
 from comment_service.moderation.status import ModerationMode
 from comment_service.moderation.urls import UrlRefused, normalise_origin
 from comment_service.services import moderators as moderator_accounts
-from comment_service.services import site_admin
+from comment_service.services import notices, site_admin
 from comment_service.services.sites import find_site, issue_api_key, revoke_api_keys, site_for_key
 from comment_service.services.sites import list_sites as all_sites
 
@@ -132,6 +133,34 @@ def create_moderator(email: str, slugs: tuple[str, ...], role: str, name: str | 
         click.echo(f"{moderator.email} is {role} of {site.slug}")
     if generate and password:
         click.echo(f"password (shown once, store it now): {password}")
+
+
+@moderators.command("alerts")
+@click.argument("email")
+@click.argument("site")
+@click.option("--each", "mode", flag_value=EACH, help="An email for each held or reported comment (the default).")
+@click.option("--digest", "minutes", type=click.IntRange(*DIGEST_MINUTES), metavar="MINUTES",
+              help=f"A digest of what waits, every MINUTES minutes ({DIGEST_MINUTES[0]} to {DIGEST_MINUTES[1]}).")
+@click.option("--none", "mode", flag_value=NONE, help="No email about this site (no time-limit alerts either).")
+def set_alerts(email: str, site: str, mode: str | None, minutes: int | None) -> None:
+    """Choose which emails a moderator gets about one site: --each, --digest MINUTES or --none."""
+    if (mode is None) == (minutes is None):
+        raise click.UsageError("choose one of --each, --digest MINUTES and --none")
+    site_ = _site_or_fail(site)
+    moderator = moderator_accounts.find_moderator(email)
+    if moderator is None:
+        raise click.ClickException(f"no moderator {email!r}")
+    membership = next((m for m in moderator.memberships if m.site_id == site_.id), None)
+    if membership is None:
+        raise click.ClickException(f"{moderator.email} does not work on {site_.slug} (grant a role with "
+                                   f"`flask moderators create {moderator.email} --site {site_.slug}`)")
+    try:
+        notices.set_alerts(membership, DIGEST if minutes is not None else mode, minutes)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    what = {EACH: "an email for each held or reported comment", NONE: "no email",
+            DIGEST: f"a digest every {minutes} minutes"}[membership.alerts]
+    click.echo(f"{moderator.email} gets {what} about {site_.slug}")
 
 
 @click.command("demo")

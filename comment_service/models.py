@@ -68,6 +68,9 @@ class Site(db.Model):
     # webhooks' events; services/webhooks.py keeps it): a change writes an outbox row only for
     # these, so a site without webhooks pays nothing per comment.
     outbox_events: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    # Since when the oldest pending comment has been older than the sla_minutes setting: set when
+    # the moderators are alerted (once per breach), cleared when the queue is back within it.
+    sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     threads: Mapped[list[Thread]] = relationship(back_populates="site")
@@ -272,6 +275,11 @@ class ModeratorSite(db.Model):
     moderator_id: Mapped[int] = mapped_column(sa.ForeignKey("moderator.id", ondelete="CASCADE"), primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), primary_key=True, index=True)
     role: Mapped[ModeratorRole] = mapped_column(_enum(ModeratorRole, "role"), default=ModeratorRole.MODERATOR)
+    # How the moderator hears of this site's held and reported comments (moderation/notices.py):
+    # `each` (an email per comment, the default), `digest` (one every digest_minutes) or `none`.
+    alerts: Mapped[str] = mapped_column(sa.String(16), default="each", server_default="each")
+    digest_minutes: Mapped[int | None]
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     moderator: Mapped[Moderator] = relationship(back_populates="memberships")
@@ -368,3 +376,41 @@ class WebhookDelivery(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+
+class Notification(db.Model):
+    """One email to one person about one thing (a held comment, a breach of the queue's time
+    limit, a digest), and every attempt at sending it (services/attempts.py). It names who by id
+    (a moderator), never by address: the address is read when the message is sent. `dedupe_key`
+    makes an event's notice to a person one row however often the event is dispatched."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.Index("ix_notification_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'"),
+                 sqlite_where=sa.text("status = 'pending'")),
+        sa.Index("ix_notification_failed", "id", postgresql_where=sa.text("status = 'failed'"),
+                 sqlite_where=sa.text("status = 'failed'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))  # held, reported, sla, digest
+    moderator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("moderator.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comment.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_event.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UsedActionLink(db.Model):
+    """An email's action link that has been used (its token's digest): a link works once."""
+
+    __tablename__ = "used_action_link"
+
+    token_digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

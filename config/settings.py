@@ -37,6 +37,11 @@ on/off, any case; anything else refuses to start, naming the variable: parse_boo
 | MAJLIS_WEBHOOK_ALLOW_PRIVATE | production: false, else true | webhooks may go to private and loopback addresses |
 | MAJLIS_WEBHOOK_TIMEOUT | 5 | seconds a webhook receiver has to answer (connecting and reading, in all) |
 | MAJLIS_WEBHOOK_RETRY_SECONDS | 5,30,120,600,1800,3600,10800 | waits between a webhook's 8 attempts (4.5 h) |
+| MAJLIS_SMTP_URL | unset | smtp://, smtp+starttls:// or smtps://user:pass@host:port; unset: .eml files |
+| MAJLIS_MAIL_FROM | Majlis <majlis@localhost> | the From of every notice (its domain names Message-IDs) |
+| MAJLIS_MAIL_DIR | <instance>/outbox | where messages are written without MAJLIS_SMTP_URL |
+| MAJLIS_MAIL_RETRY_SECONDS | 60,300,900,3600,10800 | waits between a notice's 6 attempts (4.3 h) |
+| MAJLIS_PUBLIC_URL | http://127.0.0.1:5000 | the service's address in emails' links (https in production) |
 | PROMETHEUS_MULTIPROC_DIR | <stack or instance dir>/metrics/<bind> | workers keep metrics there for a scrape to sum |
 
 Read by deploy/gunicorn.conf.py and deploy/stack.sh (the production stack, README "Production"):
@@ -81,6 +86,14 @@ def parse_bool(name: str, value: str | None, default: bool) -> bool:
     raise RuntimeError(f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}")
 
 
+def parse_waits(name: str, value: str) -> tuple[float, ...]:
+    """Seconds separated by commas (retry waits); anything else refuses to start, naming the variable."""
+    try:
+        return tuple(float(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise RuntimeError(f"{name} must be seconds, comma-separated: {value!r}") from None
+
+
 def normalise_database_url(url: str) -> str:
     """Accept postgres:// and postgresql:// URLs and make them use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -94,6 +107,7 @@ class Config:
 
     ENV_NAME = "base"
     DEFAULT_LOG_FORMAT = "text"
+    DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
     HSTS_SECONDS = 0  # the default of MAJLIS_HSTS_SECONDS; production sends HSTS for a year
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
@@ -155,11 +169,22 @@ class Config:
         self.MAJLIS_WEBHOOK_ALLOW_PRIVATE = parse_bool(
             "MAJLIS_WEBHOOK_ALLOW_PRIVATE", env.get("MAJLIS_WEBHOOK_ALLOW_PRIVATE"), self.ENV_NAME != "production")
         self.MAJLIS_WEBHOOK_TIMEOUT = float(env.get("MAJLIS_WEBHOOK_TIMEOUT", "5"))
-        retries = env.get("MAJLIS_WEBHOOK_RETRY_SECONDS", "5,30,120,600,1800,3600,10800")
-        try:
-            self.MAJLIS_WEBHOOK_RETRY_SECONDS = tuple(float(s) for s in retries.split(",") if s.strip())
-        except ValueError:
-            raise RuntimeError(f"MAJLIS_WEBHOOK_RETRY_SECONDS must be seconds, comma-separated: {retries!r}") from None
+        self.MAJLIS_WEBHOOK_RETRY_SECONDS = parse_waits(
+            "MAJLIS_WEBHOOK_RETRY_SECONDS", env.get("MAJLIS_WEBHOOK_RETRY_SECONDS", "5,30,120,600,1800,3600,10800"))
+        # Mail (comment_service/mail.py): notices to moderators.
+        self.MAJLIS_SMTP_URL = env.get("MAJLIS_SMTP_URL") or None
+        if self.MAJLIS_SMTP_URL:
+            from comment_service.mail import SmtpServer
+
+            try:
+                SmtpServer.parse(self.MAJLIS_SMTP_URL)
+            except ValueError as err:
+                raise RuntimeError(str(err)) from None
+        self.MAJLIS_MAIL_FROM = env.get("MAJLIS_MAIL_FROM", "Majlis <majlis@localhost>")
+        self.MAJLIS_MAIL_DIR = env.get("MAJLIS_MAIL_DIR", str(INSTANCE_DIR / "outbox"))
+        self.MAJLIS_MAIL_RETRY_SECONDS = parse_waits(
+            "MAJLIS_MAIL_RETRY_SECONDS", env.get("MAJLIS_MAIL_RETRY_SECONDS", "60,300,900,3600,10800"))
+        self.MAJLIS_PUBLIC_URL = (env.get("MAJLIS_PUBLIC_URL") or self.DEFAULT_PUBLIC_URL).rstrip("/")
         self.MAJLIS_METRICS_PUBLIC = parse_bool("MAJLIS_METRICS_PUBLIC", env.get("MAJLIS_METRICS_PUBLIC"),
                                                 self.ENV_NAME != "production")
 
@@ -207,6 +232,9 @@ class ProductionConfig(Config):
         super().__init__(environ)
         if len(self.SECRET_KEY) < 32:
             raise RuntimeError("SECRET_KEY must be at least 32 characters in production")
+        if self.MAJLIS_SMTP_URL and not self.MAJLIS_PUBLIC_URL.startswith("https://"):
+            raise RuntimeError("MAJLIS_PUBLIC_URL must be the service's https:// address when MAJLIS_SMTP_URL is set "
+                               "(every email's links point there)")
         self.SESSION_COOKIE_SECURE = True
 
 
@@ -225,6 +253,7 @@ class TestingConfig(Config):
         env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or "sqlite://"
         env["MAJLIS_DEMO_KEY_FILE"] = str(Path(tempfile.gettempdir()) / f"majlis-test-demo-key-{os.getpid()}")
         env["MAJLIS_DEMO_MODERATOR_FILE"] = str(Path(tempfile.gettempdir()) / f"majlis-test-demo-mod-{os.getpid()}")
+        env.setdefault("MAJLIS_MAIL_DIR", str(Path(tempfile.gettempdir()) / f"majlis-test-outbox-{os.getpid()}"))
         super().__init__(env)
         self.TESTING = True
 

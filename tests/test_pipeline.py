@@ -131,5 +131,5 @@ def test_settings_defaults(ctx, site):
     assert s == {
         "mode": "post", "allowed_origins": ["https://news.example"], "link_limit": 2, "banned_words": [],
         "suspect_words": [], "hold_first_time": False, "edit_window_minutes": 15, "report_threshold": 3,
-        "auto_close_days": None,
+        "auto_close_days": None, "language": "en", "sla_minutes": None,
     }

@@ -36,6 +36,20 @@ def create_webhook(data: dict, site: Site):
     return {"webhook": webhook, "secret": secret}, 201
 
 
+@bp.patch("/sites/<slug:site>/webhooks/<int:webhook_id>")
+@bp.errors(400, 404, 413, 415, 422, e404=NOT_FOUND)
+@bp.doc(operationId="changeWebhook")
+@site_key
+@bp.arguments(schemas.WebhookChangeSchema)
+@bp.response(200, schemas.WebhookSchema, description="The endpoint as changed.")
+def change_webhook(data: dict, site: Site, webhook_id: int):
+    """Change an endpoint's events or description, or enable it again after a 410 Gone disabled it.
+
+    Enabled again, it gets the messages of events from then on; those it missed are not sent.
+    """
+    return webhooks.change_webhook(site, webhook_id, data)
+
+
 @bp.delete("/sites/<slug:site>/webhooks/<int:webhook_id>")
 @bp.alt_response(204, description="Deleted.", success=True)
 @bp.errors(404, e404=NOT_FOUND)

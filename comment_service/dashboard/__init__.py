@@ -5,9 +5,12 @@ Views call the same services as the REST API. Every state-changing request carri
 /dashboard carries a strict Content-Security-Policy and is never cached (pages show emails): those
 headers are set for the whole app in comment_service/security_headers.py.
 
+The pages an email's links open (views_alerts: confirm a decision, unsubscribe) are the one
+exception to the CSRF rule: their signed token is the credential (see _before).
+
 The Blueprint is blueprint.bp; the views are the modules imported here (views_account,
-views_admin, views_queue, views_webhooks); this module adds the request hooks and error pages, and
-create_app registers `bp`.
+views_admin, views_alerts, views_queue, views_webhooks); this module adds the request hooks and
+error pages, and create_app registers `bp`.
 """
 from __future__ import annotations
 
@@ -22,7 +25,15 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Request
 
-from comment_service.dashboard import i18n, views_account, views_admin, views_queue, views_webhooks
+from comment_service.dashboard import (
+    alerts,
+    i18n,
+    views_account,
+    views_admin,
+    views_alerts,
+    views_queue,
+    views_webhooks,
+)
 from comment_service.dashboard.auth import load_moderator, wants_json
 from comment_service.dashboard.blueprint import bp, t
 from comment_service.errors import ApiError, error_response, from_domain, retry_after, unexpected
@@ -32,7 +43,8 @@ from comment_service.moderation.errors import DomainError
 from comment_service.moderation.roles import ModeratorRole
 from comment_service.security_headers import secure
 
-VIEWS = (views_account, views_admin, views_queue, views_webhooks)  # the modules that declare routes on `bp`
+VIEWS = (views_account, views_admin, views_alerts, views_queue, views_webhooks)  # the modules declaring routes on `bp`
+JOBS = (alerts,)  # the module that registers the job sending moderators' emails
 __all__ = ["VIEWS", "bp", "last_resort_page", "plain_error_page", "t"]
 log = logging.getLogger(__name__)
 
@@ -44,7 +56,14 @@ def _before() -> None:
     g.lang = i18n.pick_language(g.moderator.language if g.moderator else None, session.get("lang"),
                                 request.accept_languages)
     g.now = utcnow()
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    # The pages an email's links open (views_alerts.TOKEN_ENDPOINTS) take no CSRF token, and cannot:
+    # they are opened from a mail client, often in a browser that never had a session here (so was
+    # never handed a token), and an RFC 8058 one-click unsubscribe is a POST the mail provider makes
+    # itself, with no cookies at all. Their credential is the signed token in the address, bound to
+    # one moderator, site and purpose (a decision's also to one comment, revision and action, for 24
+    # hours, once): a forged cross-site POST would need that token, which is just what a CSRF token
+    # would prove. And those views act as the token's moderator, never as whoever is signed in.
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.endpoint not in views_alerts.TOKEN_ENDPOINTS:
         csrf.protect()
 
 

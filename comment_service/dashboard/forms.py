@@ -2,19 +2,26 @@
 
 The schemas are the API's own (SettingsSchema, DecisionSchema, BulkSchema, BanCreateSchema,
 WebhookCreateSchema), so the dashboard accepts exactly what the API accepts, with the same stable
-error codes.
+error codes. A moderator's alerts (the account page) have no API: AlertsForm checks them with the
+same coded validators.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import Schema, ValidationError, fields, validates_schema
 from werkzeug.datastructures import MultiDict
 
 from comment_service import schemas
 from comment_service.errors import field_errors
+from comment_service.moderation.alerts import ALERT_MODES, DIGEST, DIGEST_MINUTES
+from comment_service.moderation.errors import FieldError
+from comment_service.schemas.fields import OneOf, Range
 from comment_service.schemas.moderation import BULK_MAX
 
-INT_SETTINGS = ("link_limit", "edit_window_minutes", "report_threshold", "auto_close_days")
+INT_SETTINGS = ("link_limit", "edit_window_minutes", "report_threshold", "auto_close_days", "sla_minutes")
+OPTIONAL_INT_SETTINGS = frozenset({"auto_close_days", "sla_minutes"})  # an empty field: none (no limit)
+CHOICE_SETTINGS = ("language",)  # a <select>; a form without it leaves the setting as it is
 LIST_SETTINGS = ("banned_words", "suspect_words", "allowed_origins")
 BAN_DAYS = ("", "1", "7", "30", "365")
 WEBHOOK_FIELDS = ("url", "events", "description")
@@ -40,7 +47,10 @@ def settings_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {"mode": form.get("mode", ""), "hold_first_time": form.get("hold_first_time") == "on"}
     for name in INT_SETTINGS:
         raw = form.get(name, "")
-        data[name] = None if name == "auto_close_days" and not raw.strip() else whole_number(raw)
+        data[name] = None if name in OPTIONAL_INT_SETTINGS and not raw.strip() else whole_number(raw)
+    for name in CHOICE_SETTINGS:
+        if name in form:
+            data[name] = form.get(name, "")
     for name in LIST_SETTINGS:
         data[name] = lines(form.get(name))
     return data
@@ -111,3 +121,34 @@ def delivery_query(args: MultiDict[str, str], page: int) -> dict[str, Any]:
     query = _delivery_query.load({"cursor": args.get("before") or None, "status": args.get("status") or None,
                                   "limit": page})
     return {"before": int(query["cursor"]) if query["cursor"] else None, "status": query["status"]}
+
+
+class AlertsForm(Schema):
+    """How a moderator hears of one site's comments: `alerts` (each, digest, none) and, for a
+    digest, `digest_minutes` between two (5 to 10080, a week)."""
+
+    alerts = fields.String(required=True, validate=OneOf(ALERT_MODES))
+    digest_minutes = fields.Integer(strict=True, allow_none=True, validate=Range(*DIGEST_MINUTES))
+
+    @validates_schema
+    def _digest_needs_minutes(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("alerts") == DIGEST and data.get("digest_minutes") is None:
+            raise ValidationError({"digest_minutes": [FieldError(
+                "required", f"Say how often: every {DIGEST_MINUTES[0]} to {DIGEST_MINUTES[1]} minutes.")]})
+
+
+_alerts_form = AlertsForm()
+
+
+def alerts_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """{"alerts", "digest_minutes"} from the account page's form for one site (ValidationError if
+    invalid); the minutes count only with a digest, so a stale number beside "each" is ignored."""
+    mode = form.get("alerts", "")
+    raw = form.get("digest_minutes", "")
+    minutes = whole_number(raw) if mode == DIGEST and raw.strip() else None
+    return _alerts_form.load({"alerts": mode, "digest_minutes": minutes})
+
+
+def alerts_errors(messages: Any) -> dict[str, list[dict[str, Any]]]:
+    """Field errors keyed by the form's fields (alerts, digest_minutes)."""
+    return {name.partition(".")[0]: errors for name, errors in field_errors(messages).items()}

@@ -27,7 +27,7 @@ def reason_label(reason: dict[str, Any]) -> str:
     return t(f"reason_{code}") if _known(f"reason_{code}") else code
 
 
-def _rich(key: str, count: int | None = None, **values: Any) -> Markup:
+def rich(key: str, count: int | None = None, **values: Any) -> Markup:
     """A message whose interpolated values (words from the text, in any script) are each isolated in
     <bdi>, so an Arabic word inside an English sentence (or the reverse) cannot reorder it."""
     template = t(key, count, **{name: "{" + name + "}" for name in values})
@@ -41,8 +41,8 @@ def reason_detail(reason: dict[str, Any], body: str) -> Markup | str | None:
     if code in (ReasonCode.BANNED_WORD, ReasonCode.SUSPECT_WORD):
         matched = matched_text(body, reason)
         if matched and reason.get("entry"):
-            return _rich("reason_word_detail", entry=reason["entry"], matched=matched)
-        return _rich("reason_word_matched", matched=matched) if matched else None
+            return rich("reason_word_detail", entry=reason["entry"], matched=matched)
+        return rich("reason_word_matched", matched=matched) if matched else None
     if code == ReasonCode.TOO_MANY_LINKS and "count" in reason:
         return t("reason_links_detail", count=int(reason["count"]), limit=int(reason["limit"]))
     if code == ReasonCode.REPORTED and "count" in reason:

@@ -37,6 +37,7 @@ def seed_site(port: int) -> tuple[Site, bool, bool]:
     created = site is None
     if site is None:
         site = services.create_site(DEMO_SLUG, "Majlis demo", origins, ModerationMode.POST)
+        sites.update_settings(site, {"language": "ar"})  # the article is Arabic; so are its moderators' emails
     else:
         sites.add_origins(site, origins)
     seeded = not comments.thread_exists(site, DEMO_THREAD)

@@ -47,6 +47,11 @@ class SettingsSchema(Schema):
     edit_window_minutes = fields.Integer(strict=True, validate=Range(0, 1440))
     report_threshold = fields.Integer(strict=True, validate=Range(1, 1000))
     auto_close_days = fields.Integer(strict=True, allow_none=True, validate=Range(1, 3650))
+    language = fields.String(validate=OneOf(["ar", "en"]), metadata={
+        "description": "The language of the emails the site's moderators get, unless they chose their own."})
+    sla_minutes = fields.Integer(strict=True, allow_none=True, validate=Range(5, 10080), metadata={
+        "description": "Alert the site's moderators (once per breach) when the oldest pending comment has waited "
+                       "longer than this; null: never."})
     allowed_origins = fields.List(Origin(), validate=Count(max=50))
 
 
@@ -62,11 +67,21 @@ class SettingsOutSchema(SettingsSchema):
             f.required = True
 
 
+class SlaSchema(Schema):
+    """The queue against the site's time limit (sla_minutes)."""
+
+    minutes = fields.Integer(required=True, allow_none=True, metadata={"description": "The limit; null: none."})
+    breached = fields.Boolean(required=True, metadata={
+        "description": "The oldest pending comment has waited longer than the limit."})
+    since = fields.DateTime(required=True, allow_none=True, metadata={"description": "When the limit was passed."})
+
+
 class QueueCountsSchema(Schema):
     """How many comments wait in each queue."""
 
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     oldest_pending_age_seconds = fields.Integer(required=True, allow_none=True)
+    sla = fields.Nested(SlaSchema, required=True)
 
 
 class QueueQuery(Schema):

@@ -9,7 +9,7 @@ from comment_service.moderation.errors import FieldError
 from comment_service.moderation.events import EVENT_TYPES
 from comment_service.moderation.text import normalise
 from comment_service.moderation.urls import UrlRefused, normalise_endpoint_url
-from comment_service.schemas.fields import LINE, Length, OneOf, OptionalText, Range, raise_field
+from comment_service.schemas.fields import LINE, Length, OneOf, OptionalText, Range, StrictBoolean, raise_field
 from comment_service.schemas.public import CURSOR_RE, check_cursor
 
 WEBHOOK_URL_MAX, WEBHOOK_DESCRIPTION_MAX, DELIVERY_PAGE_MAX = 2000, 200, 200
@@ -48,6 +48,19 @@ class WebhookCreateSchema(Schema):
                          metadata={"description": "The event types to send (at least one)."})
     description = OptionalText(allow_none=True, load_default=None, policy=LINE,
                                validate=Length(max=WEBHOOK_DESCRIPTION_MAX))
+
+
+class WebhookChangeSchema(Schema):
+    """Change an endpoint: any of its events, its description, and whether it is enabled."""
+
+    class Meta:
+        unknown = RAISE
+
+    events = fields.List(fields.String(validate=OneOf(list(EVENT_TYPES))), validate=_some_events)
+    description = OptionalText(allow_none=True, policy=LINE, validate=Length(max=WEBHOOK_DESCRIPTION_MAX))
+    enabled = StrictBoolean(metadata={
+        "description": "true enables an endpoint a 410 Gone disabled (false disables it); messages of events from "
+                       "then on are sent, not the missed ones."})
 
 
 class WebhookSchema(Schema):
@@ -122,6 +135,7 @@ class DeliveryPageSchema(Schema):
 
 
 __all__ = [
-    "DeliveryCreatedSchema", "DeliveryListQuery", "DeliveryPageSchema", "DeliverySchema", "WebhookCreateSchema",
+    "DeliveryCreatedSchema", "DeliveryListQuery", "DeliveryPageSchema", "DeliverySchema", "WebhookChangeSchema",
+    "WebhookCreateSchema",
     "WebhookListSchema", "WebhookSchema", "WebhookSecretSchema",
 ]

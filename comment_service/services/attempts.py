@@ -44,9 +44,14 @@ def finish(table: sa.Table, row_id: int, status: str, error: str | None, now: da
     ))
 
 
-def due(table: sa.Table, now: datetime, limit: int = 1000) -> list[int]:
-    """Rows pending, due for a while and nobody's: their job was lost, or their worker died."""
+def due(table: sa.Table, now: datetime, max_attempts: int, limit: int = 1000) -> list[int]:
+    """Rows pending, due for a while and nobody's: their job was lost, or their worker died. A row
+    whose attempts are used up without an outcome (its job crashed each time) is failed instead."""
     c = table.c
+    db.session.execute(sa.update(table).where(
+        c.status == PENDING, c.attempts >= max_attempts, c.lease_until < now,
+    ).values(status=FAILED, last_error="gave up: the attempts ended without an answer", lease_until=None,
+             next_attempt_at=None, finished_at=now))
     return list(db.session.scalars(
         sa.select(c.id).where(c.status == PENDING, c.next_attempt_at <= now - SWEEP_GRACE,
                               sa.or_(c.lease_until.is_(None), c.lease_until < now))

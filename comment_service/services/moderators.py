@@ -15,7 +15,7 @@ from comment_service.extensions import db
 from comment_service.models import Moderator, ModeratorSite, Site
 from comment_service.moderation.errors import NotFound
 from comment_service.moderation.roles import ModeratorRole
-from comment_service.services import identity
+from comment_service.services import identity, outbox
 
 PASSWORD_MIN = 10
 LANGUAGES = ("ar", "en")
@@ -92,6 +92,8 @@ def grant(moderator: Moderator, site: Site, role: ModeratorRole) -> ModeratorSit
         db.session.add(membership)
     else:
         membership.role = role
+    db.session.flush()
+    outbox.keep_site_events(site)  # a new moderator hears of held comments (alerts `each`)
     db.session.commit()
     return membership
 

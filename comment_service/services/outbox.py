@@ -50,7 +50,7 @@ Work = list[tuple[str, tuple[Any, ...]]]  # jobs to enqueue after the commit: (n
 @dataclass(frozen=True)
 class Consumer:
     """Something that hears of events. `wanted(site)`: the event types it wants of the site now;
-    `fan_out(rows, now)`: its work for claimed rows (id, site_id, types), written in the dispatch's
+    `fan_out(rows, now)`: its work for claimed rows (id, site_id, comment_id, types), written in the dispatch's
     transaction, and the jobs to enqueue after it; `sweep(now)`: enqueue its own overdue work;
     `gauges`: ("<metric>:<status>", scalar subquery) pairs, read with the outbox's numbers in one
     statement: /metrics shows each as majlis_<metric>{status="<status>"}."""
@@ -74,6 +74,7 @@ def register(consumer: Consumer) -> Consumer:
 def keep_site_events(site: Site) -> None:
     """Site.outbox_events: every event type some consumer wants of the site (None: none), so a
     change writes an outbox row only when someone will read it. Call when what they want changes."""
+    site = db.session.get(Site, site.id) or site  # the session's copy (a caller may hold a detached one)
     wanted: set[str] = set()
     for consumer in _CONSUMERS.values():
         wanted |= consumer.wanted(site)
@@ -127,7 +128,7 @@ def dispatch(older_than: timedelta | None = None) -> int:
         .where(_OUTBOX.c.id.in_(pick.order_by(_OUTBOX.c.id).limit(BATCH).scalar_subquery()),
                _OUTBOX.c.dispatched_at.is_(None))
         .values(dispatched_at=now)
-        .returning(_OUTBOX.c.id, _OUTBOX.c.site_id, _OUTBOX.c.types)
+        .returning(_OUTBOX.c.id, _OUTBOX.c.site_id, _OUTBOX.c.comment_id, _OUTBOX.c.types)
     ).all()
     work: Work = []
     if claimed:

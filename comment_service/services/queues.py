@@ -19,8 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from comment_service.database import commit_keeping_state, dialect
 from comment_service.extensions import db
 from comment_service.models import Claim, Comment, Site, Thread, utcnow
+from comment_service.moderation.alerts import breach_started
 from comment_service.moderation.errors import NotFound
 from comment_service.moderation.status import QUEUE_STATUSES, Queue, Status
+from comment_service.services.sites import site_settings
 
 __all__ = ["ModeratorItem", "Queue"]  # Queue lives in moderation/status.py; importable from here too
 
@@ -45,6 +47,7 @@ class QueueCounts:
 
     counts: dict[str, int]
     oldest_pending_age_seconds: int | None
+    sla: dict[str, Any]  # the site's time limit for the queue: {minutes, breached, since}
 
 
 def queue_counts(site: Site, now: datetime) -> QueueCounts:
@@ -66,7 +69,15 @@ def queue_counts(site: Site, now: datetime) -> QueueCounts:
         Queue.APPROVED: by_status.get(Status.APPROVED, 0),
         Queue.REJECTED: by_status.get(Status.REJECTED, 0),
     }
-    return QueueCounts({q.value: n for q, n in counts.items()}, _age_seconds(now, oldest))
+    minutes = site_settings(site)["sla_minutes"]
+    crossed = breach_started(oldest, minutes, now)
+    return QueueCounts({q.value: n for q, n in counts.items()}, _age_seconds(now, oldest),
+                       {"minutes": minutes, "breached": crossed is not None, "since": crossed})
+
+
+def oldest_pending(site_id: int) -> datetime | None:
+    """When the oldest pending comment of a site was written (None: none is pending)."""
+    return db.session.scalar(_oldest_pending(sa.literal(site_id)))
 
 
 def _oldest_pending(site_id: sa.ColumnElement[int]) -> sa.Select[Any]:

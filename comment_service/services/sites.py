@@ -57,6 +57,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "edit_window_minutes": 15,
     "report_threshold": 3,
     "auto_close_days": None,
+    # The language of the site's emails to its moderators, unless one chose their own (ar, en).
+    "language": "en",
+    # Minutes the oldest pending comment may wait before the site's moderators are alerted (None: off).
+    "sla_minutes": None,
 }
 
 

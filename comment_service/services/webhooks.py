@@ -123,6 +123,25 @@ def create_webhook(site: Site, url: str, event_types: list[str], description: st
     return webhook, secret_of(webhook)
 
 
+def change_webhook(site: Site, webhook_id: int, changes: dict[str, Any]) -> Webhook:
+    """Change an endpoint's events, description or enabled state (a disabled one enabled again
+    gets the messages of events from now on)."""
+    webhook = get_webhook(site, webhook_id)
+    if "events" in changes:
+        webhook.events = sorted(set(changes["events"]))
+    if "description" in changes:
+        webhook.description = changes["description"]
+    if "enabled" in changes:
+        if changes["enabled"] and webhook.disabled_at is not None:
+            webhook.disabled_at = webhook.disabled_reason = None
+        elif not changes["enabled"] and webhook.disabled_at is None:
+            webhook.disabled_at, webhook.disabled_reason = utcnow(), "Disabled by the site."
+    db.session.flush()
+    outbox.keep_site_events(site)
+    db.session.commit()
+    return webhook
+
+
 def delete_webhook(site: Site, webhook_id: int) -> None:
     """Remove an endpoint and its delivery log (pending messages are not sent)."""
     webhook = get_webhook(site, webhook_id)
@@ -183,7 +202,7 @@ def message_id(event_id: int, type_: str) -> str:
 
 
 def fan_out(claimed: list[Any], now: datetime) -> list[tuple[str, tuple[Any, ...]]]:
-    """For outbox rows (id, site_id, types) just claimed: a pending delivery per enabled endpoint of
+    """For outbox rows (id, site_id, comment_id, types) just claimed: a pending delivery per enabled endpoint of
     their site and type it subscribes to, in the caller's transaction; the jobs to enqueue after it."""
     site_ids = {row.site_id for row in claimed}
     endpoints = db.session.execute(
@@ -331,7 +350,7 @@ def sweep(now: datetime | None = None) -> int:
     """Enqueue deliveries that are due and nobody's (their job was lost, or their worker died), and
     forget finished ones after 30 days; returns how many were enqueued."""
     now = now or utcnow()
-    due = attempts.due(_D, now)
+    due = attempts.due(_D, now, len(current_app.config["MAJLIS_WEBHOOK_RETRY_SECONDS"]) + 1)
     attempts.forget_finished(_D, now - KEEP_FINISHED)
     outbox_table = OutboxEvent.__table__
     db.session.execute(sa.delete(outbox_table).where(

@@ -53,3 +53,19 @@ def test_a_job_asked_for_in_a_transaction_is_enqueued_by_its_commit_only(app, ct
 def test_a_jobs_url_it_cannot_use_refuses_to_start(url):
     with pytest.raises(RuntimeError, match="MAJLIS_JOBS_URL"):
         create_app(test_config={"MAJLIS_JOBS_URL": url})
+
+
+def test_a_delivery_whose_job_crashes_every_time_is_failed_not_retried_forever(app, client, ctx, site, key, hook):
+    from comment_service.services import webhooks
+
+    client.post("/api/v1/sites/news/webhooks", headers=auth(key), json={"url": hook.url, "events": ["comment.created"]})
+    post(client)
+    assert run_next(app) == "outbox.dispatch"
+    most = len(app.config["MAJLIS_WEBHOOK_RETRY_SECONDS"]) + 1
+    with ctx:  # every attempt was claimed and its worker died before an outcome
+        db.session.execute(sa.update(WebhookDelivery).values(
+            attempts=most, lease_until=utcnow() - timedelta(seconds=1), next_attempt_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+        assert webhooks.sweep() == 0
+    assert db_rows(sa.select(WebhookDelivery.status, WebhookDelivery.last_error)) == [
+        ("failed", "gave up: the attempts ended without an answer")]

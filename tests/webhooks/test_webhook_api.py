@@ -185,3 +185,29 @@ def test_a_rotation_over_a_day_ago_signs_with_the_new_secret_only(app, client, c
     client.post(f"{BASE}/{webhook_id}/test", headers=auth(key))
     run_jobs(app)
     assert len(hook.wait_for(1)[0].headers["webhook-signature"].split()) == 1
+
+
+def test_an_endpoint_a_410_disabled_can_be_enabled_again_and_changed(app, client, site, key):
+    from tests.receiver import receiver
+
+    with receiver(statuses=[410, 204]) as gone:
+        webhook = create(client, key, url=gone.url).get_json()["webhook"]
+        post(client)
+        run_jobs(app)
+        assert client.get(BASE, headers=auth(key)).get_json()["webhooks"][0]["enabled"] is False
+        assert db_get(Site, site.id).outbox_events is None
+        r = client.patch(f"{BASE}/{webhook['id']}", headers=auth(key),
+                         json={"enabled": True, "events": ["comment.created", "comment.published"],
+                               "description": "back"})
+        assert r.status_code == 200
+        changed = r.get_json()
+        assert changed["enabled"] is True and changed["disabled_reason"] is None and changed["description"] == "back"
+        assert db_get(Site, site.id).outbox_events == ["comment.created", "comment.published"]
+        post(client)
+        run_jobs(app)
+        assert len(gone.wait_for(3)) == 3  # the 410, then this comment's two messages
+    r = client.patch(f"{BASE}/{webhook['id']}", headers=auth(key), json={"enabled": False})
+    assert r.get_json()["enabled"] is False and db_get(Site, site.id).outbox_events is None
+    assert fields_of(client.patch(f"{BASE}/{webhook['id']}", headers=auth(key),
+                                  json={"events": [], "enabled": "yes", "url": "https://x.example/"})) == {
+        "events": ["required"], "enabled": ["invalid_type"], "url": ["unknown_field"]}
