@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, request
+from sqlalchemy.dialects import postgresql, sqlite
 
 from comment_service.extensions import db
 
@@ -68,6 +69,14 @@ def dialect() -> str:
     """The name of the session's database dialect ("sqlite", "postgresql"): where a statement has a
     form only one of them can run (ON CONFLICT, a data-modifying WITH, SKIP LOCKED)."""
     return db.session.get_bind().dialect.name
+
+
+def conflict_insert(table: sa.Table, dialect_name: str | None = None) -> Any:
+    """INSERT into `table` in the form that takes ON CONFLICT (PostgreSQL's or SQLite's, which
+    spell it the same): for the session's dialect, or `dialect_name` when a statement is built
+    once per dialect."""
+    name = dialect_name or dialect()
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
 def safe_rollback() -> None:

@@ -29,9 +29,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
-from comment_service.database import dialect
+from comment_service.database import conflict_insert, dialect
 from comment_service.extensions import db
 from comment_service.models import Comment, IdempotentSubmission, Site, Thread, utcnow
 from comment_service.moderation import privacy
@@ -109,7 +108,7 @@ _SITE_AND_RECORDED = sa.select(Site, sa.exists().where(
 def _record_statement(dialect: str) -> sa.Executable:
     """INSERT ... ON CONFLICT: a key's expired row gives way to its new one; a live row does not
     (built once per dialect, as queues._claim_statement is)."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TABLE)
+    insert = conflict_insert(_TABLE, dialect)
     return insert.on_conflict_do_update(
         index_elements=[_TABLE.c.site_id, _TABLE.c.key_hmac],
         set_={k: insert.excluded[k] for k in ("request_hmac", "comment_id", "created_at")},

@@ -26,10 +26,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from comment_service import jobs
-from comment_service.database import dialect
+from comment_service.database import conflict_insert
 from comment_service.extensions import db
 from comment_service.models import Comment, Moderator, ModeratorSite, Notification, Site, UsedActionLink, utcnow
 from comment_service.moderation import events
@@ -67,8 +66,7 @@ def _wanted(site: Site) -> set[str]:
 
 
 def _insert_ignoring_duplicates() -> Any:
-    module = postgresql if dialect() == "postgresql" else sqlite
-    return module.insert(_N).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_N.c.id)
+    return conflict_insert(_N).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_N.c.id)
 
 
 def _pending(site_id: int, kind: str, key: str, now: datetime, **ids: Any) -> dict[str, Any]:

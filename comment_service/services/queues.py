@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from comment_service.database import commit_keeping_state, dialect
+from comment_service.database import commit_keeping_state, conflict_insert, dialect
 from comment_service.extensions import db
 from comment_service.models import Claim, Comment, Site, Thread, utcnow
 from comment_service.moderation.alerts import breach_started
@@ -368,7 +367,7 @@ def _claim_statement(queue: Queue, thread: bool, text: bool, dialect: str) -> sa
         .limit(_LIMIT)
         .with_for_update(skip_locked=True)
     )
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_CLAIM)
+    insert = conflict_insert(_CLAIM, dialect)
     insert = insert.from_select(["comment_id", "site_id", "claimed_by", "expires_at"], candidates)
     free = ~held_by_another(actor, now)  # the existing claim expired, or it is the caller's
     upsert = insert.on_conflict_do_update(

@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from comment_service import jobs, outbound
-from comment_service.database import dialect
+from comment_service.database import conflict_insert
 from comment_service.extensions import db
 from comment_service.models import (
     Comment,
@@ -192,8 +191,7 @@ def list_deliveries(site: Site, webhook_id: int, before: int | None, limit: int,
 # --- fanning an event out ------------------------------------------------------------------------
 
 def _insert_ignoring_duplicates() -> Any:
-    module = postgresql if dialect() == "postgresql" else sqlite
-    return module.insert(_D).on_conflict_do_nothing(index_elements=["webhook_id", "message_id"]).returning(_D.c.id)
+    return conflict_insert(_D).on_conflict_do_nothing(index_elements=["webhook_id", "message_id"]).returning(_D.c.id)
 
 
 def message_id(event_id: int, type_: str) -> str:
