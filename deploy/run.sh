@@ -10,12 +10,17 @@ cd "$(dirname "$0")/.."
 BIN=${MAJLIS_BIN:-.venv/bin}
 export FLASK_APP=${FLASK_APP:-wsgi}
 
-"$BIN/flask" worker &
+# The worker runs in a process group of its own, so a terminal's Ctrl-C reaches it once, from
+# stop(): huey takes a second SIGINT as "stop now, abandon the running jobs".
+setsid "$BIN/flask" worker &
 worker=$!
 "$BIN/gunicorn" --config deploy/gunicorn.conf.py &
 web=$!
 
+stopping=
 stop() {
+    [ -n "$stopping" ] && return
+    stopping=1
     kill -INT "$worker" 2>/dev/null   # huey: finish the jobs running, then exit
     kill -TERM "$web" 2>/dev/null     # gunicorn: finish the requests being served, then exit
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -148,6 +149,9 @@ def test_make_runs_server_and_worker_together_and_ctrl_c_stops_both(world):
             code = _stop(run, group=True)
     text = log.read_text()
     assert "Consumer exiting" in text and "Shutting down: Master" in text, text
+    assert "Aborted" not in text, "the worker got SIGINT twice: its running jobs were abandoned"
     assert code in (0, 130), text
     leftover = subprocess.run(["pgrep", "-g", str(run.pid)], capture_output=True, text=True).stdout.split()
     assert leftover == [], text
+    (worker,) = re.findall(r"Huey consumer started with \d+ thread, PID (\d+)", text)
+    assert not Path(f"/proc/{worker}").exists(), "the worker outlived make run"
