@@ -60,15 +60,27 @@ def periodic(name: str, every_minutes: int = 1) -> Callable[[Job], Job]:
 _SCHEMES = ("sqlite:///", "redis://", "rediss://", "unix://")
 
 
-def build_huey(url: str) -> Huey:
-    """The huey instance for MAJLIS_JOBS_URL: sqlite:///path, redis://..., or memory://."""
+def build_huey(url: str, timeout: float | None = None) -> Huey:
+    """The huey instance for MAJLIS_JOBS_URL: sqlite:///path, redis://..., or memory://. `timeout`:
+    how long a call to the store may take (web processes: MAJLIS_JOBS_TIMEOUT, no retries, so a
+    store that stalls delays a request by that much at most; None: huey's and redis-py's own, for
+    the worker, whose blocking reads wait longer)."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         # fsync off: the database's outbox is the record (see the module's docstring).
-        return SqliteHuey("majlis", filename=path, results=False, fsync=False)
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("majlis", url=url, results=False)
+        options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        return SqliteHuey("majlis", filename=path, results=False, fsync=False, **options)
+    if url.startswith(_SCHEMES[1:]):
+        if timeout is None:
+            return RedisHuey("majlis", url=url, results=False)
+        from redis import ConnectionPool
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                       retry=Retry(NoBackoff(), 0))
+        return RedisHuey("majlis", connection_pool=pool, results=False)
     if url == "memory://":
         return MemoryHuey("majlis", results=False)
     raise RuntimeError(f"MAJLIS_JOBS_URL must be sqlite:///<file>, redis://... or memory://, not {url!r}")
@@ -82,6 +94,7 @@ class Jobs:
         self.url = app.config["MAJLIS_JOBS_URL"]
         if not self.url.startswith(_SCHEMES) and self.url != "memory://":  # a bad URL refuses to start
             raise RuntimeError(f"MAJLIS_JOBS_URL must be sqlite:///<file>, redis://... or memory://, not {self.url!r}")
+        self.timeout: float | None = app.config["MAJLIS_JOBS_TIMEOUT"]  # None in the worker (run_worker)
         self._pid: int | None = None
         self._huey: Huey | None = None
         self._tasks: dict[str, TaskWrapper] = {}
@@ -89,7 +102,7 @@ class Jobs:
     @property
     def huey(self) -> Huey:
         if self._pid != os.getpid():
-            self._huey, self._tasks, self._pid = build_huey(self.url), {}, os.getpid()
+            self._huey, self._tasks, self._pid = build_huey(self.url, self.timeout), {}, os.getpid()
         assert self._huey is not None
         return self._huey
 
@@ -138,6 +151,7 @@ class Jobs:
 
     def run_worker(self, threads: int) -> None:
         """Run the consumer until SIGINT (finish running jobs) or SIGTERM (stop now)."""
+        self.timeout, self._pid = None, None  # the store's own timeouts: the consumer's reads block
         self.bind_all()
         # huey logs two lines per job at INFO, and the scheduler one a minute: below our WARNING.
         # Its consumer's start and stop stay.

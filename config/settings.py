@@ -33,6 +33,7 @@ on/off, any case; anything else refuses to start, naming the variable: parse_boo
 | MAJLIS_METRICS_TOKEN | unset | set: `GET /metrics` needs `Authorization: Bearer <token>`, else 401 |
 | MAJLIS_METRICS_PUBLIC | production: false, else true | no token: `/metrics` open to anyone (true) or 404 (false) |
 | MAJLIS_JOBS_URL | sqlite:///<instance>/jobs.db | job queue (huey): sqlite:///file (one host), redis://… (several) |
+| MAJLIS_JOBS_TIMEOUT | 0.25 | seconds a web process's call to the job queue may take (no retries) |
 | MAJLIS_WORKER_THREADS | 4 | jobs one `flask worker` runs at once (each a thread; webhook calls wait on the network) |
 | MAJLIS_WEBHOOK_ALLOW_PRIVATE | production: false, else true | webhooks may go to private and loopback addresses |
 | MAJLIS_WEBHOOK_TIMEOUT | 5 | seconds a webhook receiver has to answer (connecting and reading, in all) |
@@ -165,6 +166,7 @@ class Config:
         self.MAJLIS_METRICS_TOKEN = env.get("MAJLIS_METRICS_TOKEN", "")
         # Jobs (comment_service/jobs.py) and webhooks (services/webhooks.py).
         self.MAJLIS_JOBS_URL = env.get("MAJLIS_JOBS_URL") or self._default_jobs_url()
+        self.MAJLIS_JOBS_TIMEOUT = float(env.get("MAJLIS_JOBS_TIMEOUT", "0.25"))
         self.MAJLIS_WORKER_THREADS = int(env.get("MAJLIS_WORKER_THREADS", "4"))
         self.MAJLIS_WEBHOOK_ALLOW_PRIVATE = parse_bool(
             "MAJLIS_WEBHOOK_ALLOW_PRIVATE", env.get("MAJLIS_WEBHOOK_ALLOW_PRIVATE"), self.ENV_NAME != "production")

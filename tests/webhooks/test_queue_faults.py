@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from comment_service import create_app
 from comment_service.extensions import db
 from comment_service.models import OutboxEvent, WebhookDelivery, utcnow
+from comment_service.moderation.status import ModerationMode
 from comment_service.services import outbox
-from tests.conftest import auth, db_rows, db_scalar, post
+from tests.conftest import auth, db_rows, db_scalar, post, serving
 from tests.jobs import run_jobs
 from tests.netfaults import TcpProxy, redis_db, redis_up
 
@@ -62,3 +64,28 @@ def test_a_queue_that_is_down_fails_no_post_and_the_sweep_delivers_later(app, cl
     assert len(hook.wait_for(1)) == 1
     assert db_rows(sa.select(WebhookDelivery.status, WebhookDelivery.attempts)) == [("delivered", 1)]
     assert "majlis_outbox_undispatched 0.0" in client.get("/metrics").get_data(as_text=True)
+
+
+@pytest.fixture
+def silent_queue() -> Iterator[str]:
+    from tests.netfaults import silent_listener
+
+    with silent_listener() as port:
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+def test_a_queue_that_stops_answering_delays_a_post_by_its_timeout_only(silent_queue, hook):
+    """A Redis that accepts and never answers: the post waits MAJLIS_JOBS_TIMEOUT (no retries), not
+    redis-py's own seconds, and is stored; the sweep sends it later."""
+    with serving(create_app(test_config={"MAJLIS_JOBS_URL": silent_queue})) as app:
+        client = app.test_client()
+        with app.app_context():
+            from comment_service.services import sites, webhooks
+
+            news = sites.create_site("news2", "News", ["https://news.example"], ModerationMode.POST)
+            webhooks.create_webhook(news, hook.url, ["comment.created"], None)
+        started = time.monotonic()
+        r = post(client, "news2")
+        took = time.monotonic() - started
+        assert r.status_code == 201 and took < 1.0, took
+        assert db_scalar(sa.select(sa.func.count()).select_from(OutboxEvent)) == 1
