@@ -15,6 +15,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,6 +25,10 @@ from comment_service.moderation.privacy import redact
 log = logging.getLogger(__name__)
 
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+# CRLF line ends, and headers folded only past RFC 5322's hard limit: the default 78 columns make
+# a long header without spaces (List-Unsubscribe's <https://…/token>) an RFC 2047 encoded word,
+# which no mail client reads as a URL.
+WIRE = policy.SMTP.clone(max_line_length=998)
 
 
 class MailError(Exception):
@@ -65,6 +70,7 @@ class Mailer:
 
     def send(self, message: EmailMessage) -> str:
         """Send (or write) one message; where it went. MailError when it could not be."""
+        message.policy = WIRE
         if self.server is None:
             return self._write(message)
         server = self.server

@@ -23,6 +23,7 @@ class Mailbox:
 
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each message as it came over the wire
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     refuse_rcpt: str | None = None
     refuse_data: str | None = None
@@ -55,6 +56,7 @@ class Mailbox:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.arrived:
             self.messages.append(message)  # type: ignore[arg-type]
+            self.raw.append(envelope.original_content or envelope.content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.arrived.notify_all()
         return "250 Message accepted"

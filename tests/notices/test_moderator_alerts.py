@@ -58,6 +58,9 @@ def test_a_held_comment_mails_each_moderator_once(app, client, premod, amal, bil
     assert message["Message-ID"].endswith("@majlis.example>") and message["Message-ID"] != got[1]["Message-ID"]
     assert message["List-Unsubscribe"].startswith("<https://comments.example/dashboard/alerts/off/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    raw = mailbox.raw[0]  # as a mail client reads it: a plain <https://...>, not an encoded word
+    assert b"\r\nList-Unsubscribe: <https://comments.example/dashboard/alerts/off/" in raw
+    assert b"=?utf-8?" not in raw.split(b"\r\nList-Unsubscribe:")[1].split(b"\r\n")[0]
     text = message.get_body(("plain",)).get_content()
     assert "Hold me, please." in text and "https://comments.example/dashboard/act/" in text
     assert "layla.private" not in message.as_string(), "the author's address is the dashboard's, not the mail's"
