@@ -9,12 +9,14 @@ died mid-call leaves a lease that runs out; `sweep` then finds the row due again
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from comment_service.extensions import db
+from comment_service.moderation.events import next_try
 
 PENDING, FAILED = "pending", "failed"
 EARLY = timedelta(seconds=1)  # a job may run a little before the time it was scheduled for
@@ -42,6 +44,18 @@ def finish(table: sa.Table, row_id: int, status: str, error: str | None, now: da
         status=status, last_error=error, lease_until=None, next_attempt_at=next_at,
         finished_at=None if status == PENDING else now, **values,
     ))
+
+
+def failed(table: sa.Table, row_id: int, attempt: int, waits: Sequence[float], error: str | None, now: datetime,
+           **values: Any) -> datetime | None:
+    """Write a failed attempt (the `attempt`-th): pending again after the schedule's wait, or failed
+    once `waits` is used up; the time of the next attempt, or None (failed)."""
+    wait = next_try(attempt, waits)
+    if wait is None:
+        finish(table, row_id, FAILED, error, now, **values)
+        return None
+    finish(table, row_id, PENDING, error, now, now + wait, **values)
+    return now + wait
 
 
 def due(table: sa.Table, now: datetime, max_attempts: int, limit: int = 1000) -> list[int]:

@@ -222,15 +222,12 @@ def sent(notice_id: int) -> None:
 
 def failed_attempt(notice: Notice, error: str) -> datetime | None:
     """Record a failed attempt: the time of the next one, or None once they are used up (failed)."""
-    now = utcnow()
-    wait = events.next_try(notice.attempt, current_app.config["MAJLIS_MAIL_RETRY_SECONDS"])
-    if wait is None:
-        attempts.finish(_N, notice.id, attempts.FAILED, error, now)
-        log.warning("notices: notice %s failed after %d attempts: %s", notice.id, notice.attempt, error)
-    else:
-        attempts.finish(_N, notice.id, attempts.PENDING, error, now, now + wait)
+    next_at = attempts.failed(_N, notice.id, notice.attempt, current_app.config["MAJLIS_MAIL_RETRY_SECONDS"], error,
+                              utcnow())
     db.session.commit()
-    return None if wait is None else now + wait
+    if next_at is None:
+        log.warning("notices: notice %s failed after %d attempts: %s", notice.id, notice.attempt, error)
+    return next_at
 
 
 # --- a moderator's choice ---------------------------------------------------------------------

@@ -301,7 +301,7 @@ def deliver(delivery_id: int) -> str | None:
         "webhook-id": claimed.message_id, "webhook-timestamp": str(timestamp),
         "webhook-signature": events.signatures(keys, claimed.message_id, timestamp, body),
     }, timeout=config["MAJLIS_WEBHOOK_TIMEOUT"], allow_private=config["MAJLIS_WEBHOOK_ALLOW_PRIVATE"])
-    return _record(delivery_id, webhook.id, claimed.attempts, answer)
+    return _record(delivery_id, claimed.webhook_id, claimed.attempts, answer)  # webhook expired at the commit
 
 
 def _finish(delivery_id: int, status: str, code: int | None, error: str | None,
@@ -309,7 +309,7 @@ def _finish(delivery_id: int, status: str, code: int | None, error: str | None,
     attempts.finish(_D, delivery_id, status, error, utcnow(), next_at, last_status_code=code)
 
 
-def _record(delivery_id: int, webhook_id: int, attempts: int, answer: outbound.Answer) -> str:
+def _record(delivery_id: int, webhook_id: int, attempt: int, answer: outbound.Answer) -> str:
     """Write an attempt's outcome: delivered, retried later, failed; a 410 disables the endpoint."""
     if answer.ok:
         _finish(delivery_id, DELIVERED, answer.status, None)
@@ -324,15 +324,12 @@ def _record(delivery_id: int, webhook_id: int, attempts: int, answer: outbound.A
             log.warning("webhooks: endpoint %s answered 410 Gone and is disabled", webhook_id)
         db.session.commit()
         return FAILED
-    wait = events.next_try(attempts, current_app.config["MAJLIS_WEBHOOK_RETRY_SECONDS"])
-    if wait is None:
-        _finish(delivery_id, FAILED, answer.status, answer.error)
-        db.session.commit()
-        log.warning("webhooks: delivery %s failed after %d attempts: %s", delivery_id, attempts, answer.error)
-        return FAILED
-    next_at = utcnow() + wait
-    _finish(delivery_id, PENDING, answer.status, answer.error, next_at)
+    next_at = attempts.failed(_D, delivery_id, attempt, current_app.config["MAJLIS_WEBHOOK_RETRY_SECONDS"],
+                              answer.error, utcnow(), last_status_code=answer.status)
     db.session.commit()
+    if next_at is None:
+        log.warning("webhooks: delivery %s failed after %d attempts: %s", delivery_id, attempt, answer.error)
+        return FAILED
     jobs.jobs().enqueue_quietly("webhooks.deliver", delivery_id, eta=next_at)
     return PENDING
 
